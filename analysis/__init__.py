@@ -1,0 +1,1 @@
+"""Scoring, weighting and design-based estimation of financial-literacy survey responses."""

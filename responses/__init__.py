@@ -1,0 +1,1 @@
+"""Submitted responses: validation, the Parquet store, invitations, drafts and the audit log."""
