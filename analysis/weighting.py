@@ -18,6 +18,7 @@ import math
 import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any, Literal, cast
 
 import numpy as np
@@ -187,7 +188,6 @@ class CalibrationResult:
     weight_max: float = field(init=False)
     weight_mean: float = field(init=False)
     weight_cv: float = field(init=False)
-    quantiles: pd.Series = field(init=False)
     deff: float = field(init=False)
     n_effective: float = field(init=False)
 
@@ -201,9 +201,6 @@ class CalibrationResult:
         mean = total / n
         cv = float(np.std(w) / mean) if mean != 0 else math.nan
         sumsq = float(np.dot(w, w))
-        quantiles = pd.Series(
-            np.quantile(w, _QUANTILES), index=pd.Index(_QUANTILES, name="q"), name="weight"
-        )
         for name, value in (
             ("n", n),
             ("weight_sum", total),
@@ -211,11 +208,19 @@ class CalibrationResult:
             ("weight_max", float(w.max())),
             ("weight_mean", mean),
             ("weight_cv", cv),
-            ("quantiles", quantiles),
             ("deff", 1.0 + cv * cv),
             ("n_effective", total * total / sumsq if sumsq > 0 else math.nan),
         ):
             object.__setattr__(self, name, value)
+
+    @cached_property
+    def quantiles(self) -> pd.Series:
+        """Weight quantiles at 0, 1, 5, 25, 50, 75, 95, 99 and 100 % (computed on first use)."""
+        return pd.Series(
+            np.quantile(self.weights, _QUANTILES),
+            index=pd.Index(_QUANTILES, name="q"),
+            name="weight",
+        )
 
     @property
     def method(self) -> str:
@@ -334,9 +339,44 @@ class _Layout:
         return out
 
 
+def _arrow_codes(column: pd.Series) -> tuple[IntArray, list[Any]] | None:
+    """Codes of an Arrow-backed string column straight from ``dictionary_encode``.
+
+    About twice as fast as ``pandas.factorize`` on pandas' default ``str`` columns; ``None``
+    when the column is not Arrow-backed text (the caller then uses ``pandas.factorize``).
+    """
+    if not pd.api.types.is_string_dtype(column.dtype):
+        return None
+    to_arrow = getattr(column.array, "__arrow_array__", None)
+    if to_arrow is None:
+        return None
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    try:
+        encoded = pc.dictionary_encode(to_arrow())
+    except (pa.ArrowException, TypeError, ValueError):
+        return None
+    chunks = encoded.chunks if isinstance(encoded, pa.ChunkedArray) else [encoded]
+    if not chunks:
+        return None
+    longest = max(chunks, key=lambda chunk: len(chunk.dictionary)).dictionary
+    for chunk in chunks:
+        if not chunk.dictionary.equals(longest.slice(0, len(chunk.dictionary))):
+            return None
+    codes = np.concatenate(
+        [pc.fill_null(chunk.indices, -1).to_numpy(zero_copy_only=False) for chunk in chunks]
+    ).astype(np.int64, copy=False)
+    return codes, longest.to_pylist()
+
+
 def _factorize(data: pd.DataFrame, column: str) -> tuple[IntArray, list[str]]:
-    codes, uniques = pd.factorize(data[column], sort=False, use_na_sentinel=True)
-    codes = np.asarray(codes, dtype=np.int64)
+    fast = _arrow_codes(data[column])
+    if fast is not None:
+        codes, uniques = fast
+    else:
+        raw, found = pd.factorize(data[column], sort=False, use_na_sentinel=True)
+        codes, uniques = np.asarray(raw, dtype=np.int64), list(found)
     missing = np.flatnonzero(codes < 0)
     if len(missing):
         raise WeightingError(
@@ -915,7 +955,7 @@ def _feasible_with_bounds(
         np.zeros(len(use)),
         A_eq=matrix,
         b_eq=target / scale,
-        bounds=[bounds] * len(use) if len(use) < 10_000 else bounds,
+        bounds=bounds,
         method="highs",
     )
     return bool(result.status != 2)
@@ -1120,7 +1160,7 @@ def calibrate(
         Convergence tolerance on the largest relative margin error
         :math:`|\\hat t - t| / (1 + |t|)` (and the relative slack on ``trim`` limits).
     max_iter
-        Most IPF sweeps or Newton steps.
+        Most IPF sweeps or Newton steps (post-stratification is closed-form).
     on_nonconvergence
         ``"warn"`` (a :class:`~analysis.errors.ConvergenceWarning`, and the last iterate is
         returned with ``converged=False``) or ``"raise"`` (a ``WeightingError``).
@@ -1279,7 +1319,6 @@ def poststratify(
     weights: str | ArrayLike | None = None,
     trim: Trim | None = None,
     tol: float = 1e-7,
-    max_iter: int = 100,
     on_nonconvergence: Literal["warn", "raise"] = "warn",
 ) -> CalibrationResult:
     """Post-stratify: scale the weights of each joint cell to its population total.
@@ -1294,7 +1333,6 @@ def poststratify(
         method="poststratify",
         trim=trim,
         tol=tol,
-        max_iter=max_iter,
         on_nonconvergence=on_nonconvergence,
     )
 
