@@ -76,7 +76,10 @@ class Trim:
     respondents in the way the calibration distributes weight. Rounds stop when every weight
     is within its limits (to a relative ``tol``) and the margins hold, or with an error when
     the limits make a margin impossible. Like R's ``trimWeights()`` followed by
-    ``calibrate()``, repeated (Valliant, Dever and Kreuter 2018, sec. 14.4).
+    ``calibrate()``, repeated (Valliant, Dever and Kreuter 2018, sec. 14.4), except that
+    trimmed weights stay at their limit instead of being re-calibrated with the others, so
+    limits and margins hold exactly together. Held weights are not subject to the
+    calibration's ``bounds``; the trimming limits take precedence.
     """
 
     lower: float | None = None

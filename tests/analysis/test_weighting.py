@@ -762,3 +762,13 @@ def test_column_types_give_the_same_weights(small: tuple[pd.DataFrame, Targets])
         "respondent's category: impute the values or drop these rows before weighting."
     ):
         rake(with_missing, t)
+
+
+def test_bounded_calibration_depends_on_the_scale_of_the_base_weights() -> None:
+    """The invariance above fails for logit: its bounds limit final / base weights, so the
+    same bounds on base weights 10% larger bind differently (R behaves the same way)."""
+    t = targets("stype_api99")
+    one = calibrate(CLUS1, t, weights="pw", method="logit", bounds=(0.6, 2.0))
+    larger = calibrate(CLUS1, t, weights=CLUS1["pw"] * 1.1, method="logit", bounds=(0.6, 2.0))
+    assert one.converged and larger.converged
+    assert np.max(np.abs(larger.weights / one.weights - 1)) > 0.05
