@@ -140,7 +140,10 @@ class CalibrationResult:
     base_weights
         The design weights calibration started from (``N / n`` each when none were given).
     model
-        What the weights were calibrated on, for calibration-aware standard errors.
+        What the weights were calibrated on, for calibration-aware standard errors. Its
+        ``method`` is the calibration's, except that raking with numeric variables (Newton's
+        method, R's ``calibrate(calfun = "raking")``) is recorded as ``"raking"``, and raking
+        on categorical margins (IPF, R's ``rake()``) as ``"rake"``.
     targets
         The population targets.
     iterations
@@ -1265,11 +1268,15 @@ def calibrate(
             method="poststratify",
         )
     else:
+        # R distinguishes rake() (iterative post-stratification, categorical margins) from
+        # calibrate(calfun = "raking"), which numeric variables need; estimation computes the
+        # standard errors of each the way R does.
+        model_method = "raking" if method == "rake" and targets.numeric else method
         model = CalibrationModel(
             categorical=tuple(targets.margins),
             numeric=tuple(targets.numeric),
             interaction=False,
-            method=cast(Any, method),
+            method=cast(Any, model_method),
         )
     if not converged:
         where = _describe_error(layout, unit_final, target)

@@ -145,6 +145,12 @@ def test_raking_calibration_with_a_numeric_variable_matches_r() -> None:
     result = calibrate(CLUS1, targets("stype_api99"), weights="pw", method="rake", tol=1e-13)
     assert_matches_r(result, "raking_stype_api99", CLUS1)
     assert result.cells is None
+    # recorded as R's calfun = "raking" (not rake()), for the standard errors
+    assert result.model == CalibrationModel(
+        categorical=("stype",),
+        numeric=("api99",),
+        method="raking",  # type: ignore[arg-type]
+    )
 
 
 def test_logit_calibration_matches_r() -> None:
