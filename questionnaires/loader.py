@@ -141,8 +141,8 @@ def read_yaml_document(text: str, problems: Problems) -> Any:
             problems.error(
                 loc,
                 "",
-                f"this is not valid YAML ({what}); check the indentation and that texts "
-                "containing ':' or '#' are quoted",
+                f"this is not valid YAML ({what}); check the indentation, and put texts "
+                "that contain : # ? , {{ }} [ ] in quotes",
             )
             return None
         except yaml.YAMLError as exc:
