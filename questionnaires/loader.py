@@ -142,7 +142,7 @@ def read_yaml_document(text: str, problems: Problems) -> Any:
                 loc,
                 "",
                 f"this is not valid YAML ({what}); check the indentation, and put texts "
-                "that contain : # ? , {{ }} [ ] in quotes",
+                "that contain : # ? , { } [ ] in quotes",
             )
             return None
         except yaml.YAMLError as exc:

@@ -535,9 +535,7 @@ class Questionnaire:
                 continue
             if q.type == "multiple_choice":
                 options = q.choices.choices if q.choices is not None else ()
-                out.extend(
-                    Column(f"{q.name}__{c.name}", "Int64", q.name, c.name) for c in options
-                )
+                out.extend(Column(f"{q.name}__{c.name}", "Int64", q.name, c.name) for c in options)
             elif q.type in ("single_choice", "likert", "matrix_item", "integer"):
                 out.append(Column(q.name, "Int64", q.name))
             elif q.type == "decimal":

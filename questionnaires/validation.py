@@ -102,13 +102,6 @@ TYPE_KEYS: dict[str, tuple[str, ...]] = {
     "note": ("name", "type", "label", "hint", "relevant"),
 }
 ALL_QUESTION_KEYS = tuple(dict.fromkeys(k for keys in TYPE_KEYS.values() for k in keys))
-#: Question key -> a note on which types use it (for "does not belong" messages).
-KEY_OWNERS: dict[str, str] = {
-    key: " (it is used by "
-    + " and ".join(t for t, keys in TYPE_KEYS.items() if key in keys)
-    + " questions)"
-    for key in ALL_QUESTION_KEYS
-}
 ITEM_KEYS = ("name", "label", "relevant", "score", "explanation")
 OPTION_KEYS = ("name", "code", "label", "exposure", "recency_months")
 SCORE_KEYS = ("dimension", "correct", "tolerance", "points", "reverse")
@@ -118,6 +111,10 @@ DERIVED_KEYS = ("name", "label", "expression", "type", "min", "max")
 SETTINGS_KEYS = ("invitation_only", "one_question_per_page", "quotas")
 QUOTA_KEYS = ("by", "default", "cells")
 CONSENT_KEYS = ("version", "text")
+LANGUAGE_ALIASES = {
+    "english": "en", "en-us": "en", "en_us": "en", "en-gb": "en", "英文": "en", "英语": "en",
+    "chinese": "zh", "cn": "zh", "zh-cn": "zh", "zh_cn": "zh", "zh-hans": "zh", "中文": "zh",
+}  # fmt: skip
 TYPE_ALIASES = {
     "select_one": "single_choice",
     "select one": "single_choice",
@@ -163,8 +160,25 @@ def _suggest(word: object, choices: Iterable[str]) -> str:
     return f" (did you mean '{match[0]}'?)" if match else ""
 
 
+def _a(word: str) -> str:
+    """``word`` with its indefinite article (``an integer``, ``a text``)."""
+    return f"an {word}" if word[:1] in "aeiou" else f"a {word}"
+
+
+def _and(words: Sequence[str]) -> str:
+    """``a, b and c``."""
+    return words[0] if len(words) == 1 else f"{', '.join(words[:-1])} and {words[-1]}"
+
+
 def _join(words: Iterable[str]) -> str:
     return ", ".join(words)
+
+
+#: Question key -> a note on which types use it (for "does not belong" messages).
+KEY_OWNERS: dict[str, str] = {
+    key: f" (it is used by {_and([t for t, keys in TYPE_KEYS.items() if key in keys])} questions)"
+    for key in ALL_QUESTION_KEYS
+}
 
 
 def _show(value: object, loc: Location | None = None) -> str:
@@ -254,6 +268,10 @@ class _State:
     # raw mapping of each question, for locating problems found later
     raw_questions: dict[str, RawMap] = field(default_factory=dict)
     contexts: dict[str, str] = field(default_factory=dict)
+    # names of things that were declared but broken: later references stay quiet about them
+    broken_lists: set[str] = field(default_factory=set)
+    broken_dimensions: set[str] = field(default_factory=set)
+    languages_broken: bool = False
 
 
 class _Builder:
@@ -287,6 +305,7 @@ class _Builder:
         what: str,
         elsewhere: Mapping[str, str] | None = None,
     ) -> None:
+        suggested: set[str] = set()
         for key in m:
             if isinstance(key, str) and key in allowed:
                 continue
@@ -300,6 +319,7 @@ class _Builder:
                 )
                 continue
             suggestion = _suggest(shown, allowed)
+            suggested.update(difflib.get_close_matches(str(shown), list(allowed), n=1, cutoff=0.6))
             if suggestion:
                 self.error(loc, context, f"unknown key '{shown}'{suggestion}")
             else:
@@ -307,7 +327,7 @@ class _Builder:
                     loc, context, f"unknown key '{shown}'; the keys of {what} are: {_join(allowed)}"
                 )
         for key in required:
-            if key not in m:
+            if key not in m and key not in suggested:
                 self.error(m.loc, context, f"the key '{key}' is missing; {what} needs '{key}'")
 
     def name(self, value: Any, loc: Location, context: str, what: str) -> str | None:
@@ -391,7 +411,9 @@ class _Builder:
             lang_loc = value.loc_of(lang)
             if not isinstance(lang, str) or lang not in langs:
                 shown = value.key_texts.get(lang, str(lang))
-                if isinstance(lang, str) and lang in LANGUAGES:
+                if isinstance(lang, str) and lang in LANGUAGES and self.s.languages_broken:
+                    pass
+                elif isinstance(lang, str) and lang in LANGUAGES:
                     self.error(
                         lang_loc,
                         context,
@@ -595,10 +617,13 @@ class _Builder:
         for value, loc in words:
             if not isinstance(value, str) or value not in LANGUAGES:
                 shown = _show(value, loc)
+                self.s.languages_broken = True
+                alias = LANGUAGE_ALIASES.get(shown.strip().lower())
                 self.error(
                     loc,
                     "",
-                    f"unknown language '{shown}'{_suggest(shown, LANGUAGES)}; "
+                    f"unknown language '{shown}'"
+                    f"{f' (did you mean {alias!r}?)' if alias else _suggest(shown, LANGUAGES)}; "
                     f"the languages are {_join(LANGUAGES)}",
                 )
             elif value in langs:
@@ -679,6 +704,8 @@ class _Builder:
             built = self.options(options, loc, context)
             if built is not None:
                 self.s.lists[name] = ChoiceList(name, built)
+            else:
+                self.s.broken_lists.add(name)
 
     def options(self, raw: Any, loc: Location, context: str) -> tuple[Choice, ...] | None:
         if not isinstance(raw, RawList) or not raw:
@@ -787,7 +814,7 @@ class _Builder:
             self.error(
                 m.loc,
                 context,
-                f"a {qtype} question needs choices: the name of a "
+                f"{_a(qtype)} question needs choices: the name of a "
                 "list under choices, or a list of options",
             )
             return None
@@ -800,6 +827,8 @@ class _Builder:
             if value in self.s.lists:
                 self.s.used_lists.add(value)
                 return self.s.lists[value]
+            if value in self.s.broken_lists:
+                return None
             known = [*self.s.lists, *builtin]
             self.error(
                 loc,
@@ -871,6 +900,8 @@ class _Builder:
                 )
                 continue
             if name is None or label is None or ("weight" in m and weight is None):
+                if name is not None:
+                    self.s.broken_dimensions.add(name)
                 continue
             dim = Dimension(name, label, 1.0 if weight is None else weight, score)
             self.s.dimensions[name] = dim
@@ -1000,7 +1031,7 @@ class _Builder:
                 ctx,
                 TYPE_KEYS[qtype],
                 ("name", "type", "label"),
-                what=f"a {qtype} question",
+                what=f"{_a(qtype)} question",
                 elsewhere=KEY_OWNERS,
             )
         else:
@@ -1059,7 +1090,7 @@ class _Builder:
                 self.error(
                     m.loc_of("choices"),
                     ctx,
-                    f"the scale of a {qtype} question needs "
+                    f"the scale of {_a(qtype)} question needs "
                     f"at least 2 options; it has {len(choices)}",
                 )
         randomize = self.boolean(m, "randomize", ctx, False)
@@ -1216,7 +1247,7 @@ class _Builder:
             self.error(
                 m.loc_of("min") if "min" in m else m.loc_of("special"),
                 ctx,
-                f"a {qtype} question with special answers needs min: 0 or more, "
+                f"{_a(qtype)} question with special answers needs min: 0 or more, "
                 "because dont_know and prefer_not are stored as -1 and -2; add "
                 "min: 0",
             )
@@ -1394,6 +1425,8 @@ class _Builder:
             dloc = m.loc_of("dimension")
             if isinstance(value, str) and value in self.s.dimensions:
                 dimension = value
+            elif isinstance(value, str) and value in self.s.broken_dimensions:
+                pass
             elif not self.s.dimensions:
                 self.error(
                     dloc,
@@ -1427,7 +1460,7 @@ class _Builder:
                 self.error(
                     m.loc,
                     ctx,
-                    f"the score of a {qtype} question needs correct: "
+                    f"the score of {_a(qtype)} question needs correct: "
                     "<the right number> (and optionally tolerance:)",
                 )
                 return None
@@ -1505,7 +1538,7 @@ class _Builder:
                 self.error(
                     m.loc,
                     ctx,
-                    f"the score of a {qtype} question needs correct: "
+                    f"the score of {_a(qtype)} question needs correct: "
                     "[option] or points: {option: points}; scoring by position on "
                     "the scale is only for likert and matrix questions",
                 )
@@ -1947,7 +1980,7 @@ class _Builder:
                         "with min and max (min < max) to be rescaled to 0-100; add "
                         "them",
                     )
-                if items:
+                if items and d is not None:
                     self.error(
                         loc,
                         ctx,

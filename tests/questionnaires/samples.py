@@ -183,7 +183,7 @@ sections:
         exclusive: [none]
         special: [dont_know]
         choices:
-          - {name: month, label: {zh: 金融知识普及月, en: Financial literacy month}, exposure: month}
+          - {name: month, label: {zh: 金融知识普及月, en: Literacy month}, exposure: month}
           - {name: school, label: {zh: 学校课程, en: School course}, exposure: school}
           - {name: bank, label: {zh: 银行讲座, en: Bank talk}, exposure: bank}
           - {name: none, label: {zh: 都没有, en: None}, exposure: none}
