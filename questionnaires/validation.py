@@ -272,6 +272,7 @@ class _State:
     broken_lists: set[str] = field(default_factory=set)
     broken_dimensions: set[str] = field(default_factory=set)
     languages_broken: bool = False
+    section_locs: dict[str, Location] = field(default_factory=dict)
 
 
 class _Builder:
@@ -988,6 +989,8 @@ class _Builder:
                 m.get("description"), m.loc_of("description"), ctx, "description"
             )
             relevant = self.string(m, "relevant", ctx)
+            if name is not None:
+                self.s.section_locs[name] = m.loc_of("relevant")
             questions = self.questions(m, ctx, name or f"section_{i + 1}")
             if name is None or title is None or questions is None:
                 ok = False
@@ -1980,14 +1983,6 @@ class _Builder:
                         "with min and max (min < max) to be rescaled to 0-100; add "
                         "them",
                     )
-                if items and d is not None:
-                    self.error(
-                        loc,
-                        ctx,
-                        f"this dimension takes its score from '{dim.score}', "
-                        f"so no item may be scored into it (but {items[0].name} is); "
-                        "remove one of the two",
-                    )
             elif not items:
                 self.p.warn(
                     loc,
@@ -2009,7 +2004,7 @@ class _Builder:
     def check_expressions(self, qn: Questionnaire) -> None:
         from questionnaires.expression_checks import check_expressions
 
-        check_expressions(qn, self.p, self.qloc, self.s.contexts, self.s.names)
+        check_expressions(qn, self.p, self.qloc, self.s.contexts, self.s.names, self.s.section_locs)
 
 
 def _kind(value: object) -> str:
