@@ -391,7 +391,10 @@ def test_line_numbers_are_kept_but_not_compared(full: Questionnaire) -> None:
     lines = FULL_YAML.splitlines()
     assert full.question("age").line == lines.index("      - name: age") + 1
     assert full.question("a_grid_future").line == lines.index("          - name: a_grid_future") + 1
-    assert full.section("knowledge").line == lines.index("  - name: knowledge") + 1
+    assert (
+        full.section("knowledge").line
+        == lines.index("  - name: knowledge", lines.index("sections:")) + 1
+    )
     assert (
         full.derived_score("knows_inflation").line == lines.index("  - name: knows_inflation") + 1
     )
