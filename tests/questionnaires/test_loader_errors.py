@@ -312,14 +312,14 @@ MESSAGES: dict[str, str] = {
         "cfl.yaml, line 19: the key 'min' appears twice in the same mapping (first on line 18); keep only one"
     ),
     "bad_yaml": (
-        "cfl.yaml, line 19: this is not valid YAML (expected ',' or ']', but got ':'); check the indentation, and put texts that contain : # ? , { } [ ] in quotes"
+        "cfl.yaml, line 19: this is not valid YAML (did not find expected ',' or ']'); check the indentation, and put texts that contain : # ? , { } [ ] in quotes"
     ),
     "not_a_mapping": (
         "cfl.yaml: the questionnaire must be a mapping of keys and values, not a list; check the indentation"
     ),
     "empty": ("cfl.yaml: the file is empty; a questionnaire needs id, version, title and sections"),
     "tab_indent": (
-        "cfl.yaml, line 18: this is not valid YAML (found character '\\t' that cannot start any token); check the indentation, and put texts that contain : # ? , { } [ ] in quotes"
+        "cfl.yaml, line 18: this line is indented with a tab; YAML needs spaces: indent with spaces only"
     ),
     "required_not_bool": (
         "cfl.yaml, line 19, question 'age': 'required' must be true or false, not 'maybe'"
