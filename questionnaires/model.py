@@ -90,6 +90,7 @@ ScoreKind = Literal["correct", "points", "scale"]
 DerivedType = Literal["number", "boolean"]
 Status = Literal["open", "closed"]
 ColumnDtype = Literal["Int64", "Float64", "str"]
+SymbolKind = Literal["number", "text", "choice", "multi", "boolean"]
 
 
 def _language_order(lang: str) -> tuple[int, str]:
@@ -562,9 +563,9 @@ class Questionnaire:
         return out
 
 
-def question_kind(q: Question) -> str | None:
+def question_kind(q: Question) -> SymbolKind | None:
     """The expression value kind of a question (None for notes and matrices)."""
-    return {
+    kinds: dict[str, SymbolKind] = {
         "single_choice": "choice",
         "likert": "choice",
         "matrix_item": "choice",
@@ -572,7 +573,8 @@ def question_kind(q: Question) -> str | None:
         "integer": "number",
         "decimal": "number",
         "text": "text",
-    }.get(q.type)
+    }
+    return kinds.get(q.type)
 
 
 def question_symbol(q: Question, symbol_type: type[Symbol]) -> Symbol | None:
