@@ -162,6 +162,37 @@ CASES: dict[str, str] = {
         "title: {zh: 调查, en: Survey}", "title: {zh: 调查, en: Survey, fr: Enquête}"
     ),
     "empty_label": sub("        label: {zh: 年龄, en: Age}", '        label: {zh: 年龄, en: ""}'),
+    "expr_unknown_reference": sub(
+        "        choices: yesno\n", '        choices: yesno\n        relevant: "${agee} >= 18"\n'
+    ),
+    "expr_forward_reference": sub(
+        "        min: 0\n", "        min: 0\n        relevant: \"${k_interest} = 'yes_'\"\n"
+    ),
+    "expr_self_reference": sub(
+        "        min: 0\n",
+        '        min: 0\n        constraint: "${age} < 120"\n        constraint_message: {zh: 太大, en: Too large}\n',
+    ),
+    "expr_dot_outside_constraint": sub(
+        "        choices: yesno\n", '        choices: yesno\n        relevant: ". > 1"\n'
+    ),
+    "expr_syntax": sub(
+        "        choices: yesno\n", '        choices: yesno\n        relevant: "${age} >= "\n'
+    ),
+    "expr_not_an_option": add_q(
+        "      - name: follow_up\n        type: text\n        label: {zh: 追问, en: Follow-up}\n        relevant: \"${k_interest} = 'yes'\"\n"
+    ),
+    "expr_choice_vs_number": add_q(
+        '      - name: follow_up\n        type: text\n        label: {zh: 追问, en: Follow-up}\n        relevant: "${k_interest} = 1"\n'
+    ),
+    "expr_relevant_not_condition": sub(
+        "        choices: yesno\n", '        choices: yesno\n        relevant: "${age} + 1"\n'
+    ),
+    "expr_derived_boolean_gives_number": BASE
+    + 'derived:\n  - name: older\n    label: {zh: 年长, en: Older}\n    expression: "${age} + 1"\n    type: boolean\n',
+    "expr_derived_number_gives_boolean": BASE
+    + 'derived:\n  - name: adult\n    label: {zh: 成年, en: Adult}\n    expression: "${age} >= 18"\n',
+    "expr_section_relevant": BASE
+    + "  - name: more\n    title: {zh: 更多, en: More}\n    relevant: \"selected(${age}, 'x')\"\n    questions:\n      - {name: q9, type: note, label: {zh: 注, en: Note}}\n",
 }
 
 MESSAGES: dict[str, str] = {
@@ -358,6 +389,39 @@ MESSAGES: dict[str, str] = {
         "cfl.yaml, line 3: 'title' has a text in unknown language 'fr'; the languages are zh, en"
     ),
     "empty_label": ("cfl.yaml, line 17, question 'age': 'label.en' is empty; write the text"),
+    "expr_unknown_reference": (
+        "cfl.yaml, line 23, question 'k_interest': relevant \"${agee} >= 18\" (at character 1): Unknown reference ${agee} (did you mean ${age}?)"
+    ),
+    "expr_forward_reference": (
+        "cfl.yaml, line 19, question 'age': relevant \"${k_interest} = 'yes_'\" (at character 1): ${k_interest} is defined after this question; an expression can only refer to earlier questions"
+    ),
+    "expr_self_reference": (
+        "cfl.yaml, line 19, question 'age': constraint \"${age} < 120\" (at character 1): ${age} refers to this question itself; an expression can only refer to earlier questions (in a constraint, write . for this answer)"
+    ),
+    "expr_dot_outside_constraint": (
+        "cfl.yaml, line 23, question 'k_interest': relevant \". > 1\" (at character 1): '.' (this answer) at position 0 can only be used in a constraint; refer to questions as ${name}"
+    ),
+    "expr_syntax": (
+        "cfl.yaml, line 23, question 'k_interest': relevant \"${age} >= \" (at character 11): The expression ends too early: a value is missing after '>='"
+    ),
+    "expr_not_an_option": (
+        "cfl.yaml, line 27, question 'follow_up': relevant \"${k_interest} = 'yes'\" (at character 17): 'yes' is not an option of ${k_interest}; options are: yes_, no_ (did you mean 'yes_'?)"
+    ),
+    "expr_choice_vs_number": (
+        "cfl.yaml, line 27, question 'follow_up': relevant \"${k_interest} = 1\" (at character 17): Cannot compare ${k_interest} (a choice) with the number 1: compare with an option name in quotes, e.g. ${k_interest} = 'yes_'"
+    ),
+    "expr_relevant_not_condition": (
+        "cfl.yaml, line 23, question 'k_interest': relevant \"${age} + 1\" (at character 1): A relevant expression must be a condition (true or false), but this one gives a number; compare it, e.g. ${age} >= 18"
+    ),
+    "expr_derived_boolean_gives_number": (
+        "cfl.yaml, line 27, derived score 'older': expression \"${age} + 1\" gives a number, but the derived score has type: boolean; make it a condition or use type: number"
+    ),
+    "expr_derived_number_gives_boolean": (
+        "cfl.yaml, line 27, derived score 'adult': expression \"${age} >= 18\" gives true or false, but the derived score is a number; add type: boolean"
+    ),
+    "expr_section_relevant": (
+        "cfl.yaml, line 26, section 'more': relevant \"selected(${age}, 'x')\" (at character 10): selected() needs a single or multiple choice question, but ${age} (a number) is not one"
+    ),
 }
 
 
