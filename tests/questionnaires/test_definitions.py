@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 import pandas as pd
@@ -24,6 +25,8 @@ from questionnaires import (
     Questionnaire,
     load_questionnaire,
     load_registry,
+    read_xlsform,
+    write_xlsform,
 )
 from questionnaires.expressions import parse
 from questionnaires.registry import DEFINITIONS_DIR
@@ -79,6 +82,14 @@ def _condition(q: Question, attribute: str, values: Mapping[str, object], **kw: 
 # ---------------------------------------------------------------------------------------------
 # All shipped questionnaires
 # ---------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", SHIPPED)
+def test_xlsform_round_trip_gives_the_same_questionnaire(name: str, tmp_path: Path) -> None:
+    qn = _load(name)
+    path = tmp_path / f"{name}.xlsx"
+    write_xlsform(qn, path)
+    assert read_xlsform(path) == qn
 
 
 def test_shipped_definitions_load_in_the_registry_without_problems() -> None:
