@@ -1377,7 +1377,25 @@ class _Vec:
 
     def valid(self) -> Any:
         """Rows with a real (non-empty, non-special) answer."""
+        if np.ndim(self.special) == 0 and self.special == 0:
+            return ~self.empty
         return ~self.empty & (self.special == 0)
+
+
+def _or(a: Any, b: Any) -> Any:
+    """``a | b`` for masks, without a pass over the rows when either is a constant."""
+    if np.ndim(a) == 0:
+        return b if not a else np.bool_(True)
+    if np.ndim(b) == 0:
+        return a if not b else np.bool_(True)
+    return a | b
+
+
+def _pick(truth: Any, a: Any, b: Any) -> Any:
+    """``np.where(truth, a, b)`` for masks, short-cutting equal constants."""
+    if np.ndim(a) == 0 and np.ndim(b) == 0 and bool(a) == bool(b):
+        return np.bool_(a)
+    return np.where(truth, a, b)
 
 
 def _symbol_of(vec: _Vec) -> Symbol:
@@ -1511,7 +1529,9 @@ class _Vector:
 
     def plain(self, vec: _Vec) -> _Vec:
         """The value as it leaves if()/coalesce(): special answers become empty."""
-        empty = vec.empty | (vec.special != 0)
+        empty = vec.empty if np.ndim(vec.special) == 0 and vec.special == 0 else (
+            vec.empty | (vec.special != 0)
+        )
         if vec.kind == "number":
             return _Vec("number", vec.values, empty)
         if vec.kind == "boolean":
@@ -1627,11 +1647,7 @@ class _Vector:
             condition = self.ev(args[0])
             truth = condition.values & ~condition.empty
             a, b = self.plain(self.ev(args[1])), self.plain(self.ev(args[2]))
-            return _Vec(
-                a.kind,
-                np.where(truth, a.values, b.values),
-                np.where(truth, a.empty, b.empty),
-            )
+            return _Vec(a.kind, np.where(truth, a.values, b.values), _pick(truth, a.empty, b.empty))
         if name == "coalesce":
             parts = [self.plain(self.ev(arg)) for arg in args]
             result = parts[-1]
@@ -1644,7 +1660,7 @@ class _Vector:
         xs = [self.ev(arg) for arg in args]
         empty = ~xs[0].valid()
         for x in xs[1:]:
-            empty = empty | ~x.valid()
+            empty = _or(empty, ~x.valid())
         with np.errstate(all="ignore"):
             if name == "min":
                 values = np.minimum.reduce([np.broadcast_to(x.values, (self.n,)) for x in xs])
@@ -1659,7 +1675,7 @@ class _Vector:
                 values = _round_kernel(
                     np.broadcast_to(xs[0].values, (self.n,)), np.broadcast_to(digits, (self.n,))
                 )
-                empty = empty | ~np.isfinite(values)
+                empty = _or(empty, ~np.isfinite(values))
         return _Vec("number", values, empty)
 
 
@@ -1685,7 +1701,7 @@ def _vector_arith(op: str, a: Any, a_empty: Any, b: Any, b_empty: Any) -> tuple[
             out = a / b
         else:
             out = np.fmod(a, b)
-        empty = a_empty | b_empty | ~np.isfinite(out)
+        empty = _or(_or(a_empty, b_empty), ~np.isfinite(out))
     return out, empty
 
 
