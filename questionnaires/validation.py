@@ -577,7 +577,11 @@ class _Builder:
         self.s.languages = self.languages(doc)
         qid = self.top_id(doc)
         version = self.version(doc)
-        title = self.text(doc.get("title"), doc.loc_of("title"), "", "title", optional=False)
+        title = (
+            self.text(doc["title"], doc.loc_of("title"), "", "title", optional=False)
+            if "title" in doc
+            else None
+        )
         description = self.text(
             doc.get("description"), doc.loc_of("description"), "", "description"
         )

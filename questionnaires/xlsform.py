@@ -268,11 +268,39 @@ def _read_document(source: Any, problems: Problems) -> RawMap | None:
             rows[title] = _read_sheet(title, ws.iter_rows(values_only=True), plain, texts, problems)
     finally:
         book.close()
+    if problems.errors:
+        return None
     if SURVEY not in rows:
         problems.error(
             Location(),
             "",
             "the workbook has no 'survey' sheet; add one with the columns type, name and label",
+        )
+        return None
+    settings = rows.get(SETTINGS)
+    if not settings:
+        problems.error(
+            Location(sheet=SETTINGS),
+            "",
+            "the workbook needs a 'settings' sheet with the columns form_id, version and "
+            "title::<language> and one row of values under them",
+        )
+        return None
+    missing = [
+        column
+        for column, keys in (
+            ("form_id", ("form_id", "id")),
+            ("version", ("version",)),
+            ("title", ("title", "form_title")),
+        )
+        if not any(settings[0].has(k) for k in keys)
+    ]
+    if missing:
+        problems.error(
+            settings[0].loc(),
+            "",
+            f"the settings sheet has no {' or '.join(missing)}; fill in "
+            f"{', '.join(missing)} (title as title::中文 (zh), title::English (en), ...)",
         )
         return None
     return _Assembler(rows, problems).document()
@@ -350,7 +378,7 @@ def _parse_header(
 
         suggestion = _suggest(key, allowed)
         tail = suggestion or f"; the columns of this sheet are {', '.join(allowed)}"
-        problems.error(loc, "", f"unknown column '{header}'{tail}")
+        problems.error(loc, "", f"unknown column '{key}'{tail}")
         return None
     if lang_part is None:
         return _Column(header, key, None) if key in plain else _Column(header, key, "")
@@ -469,15 +497,6 @@ class _Assembler:
                 "",
                 "the settings sheet has one row of values under its header; merge the rows",
             )
-        if not rows:
-            self.p.error(
-                Location(sheet=SETTINGS),
-                "",
-                "the workbook needs a 'settings' sheet with "
-                "form_id, version and title (a header row and one row of values)",
-            )
-            self.default_languages(doc, texts_seen)
-            return
         row = rows[0]
         for key, as_key in (
             ("form_id", "id"),
@@ -838,6 +857,7 @@ class _Assembler:
             value, col = found
             loc = row.loc(col)
             points = RawMap(loc)
+            bad = False
             for token in str(value).replace(",", " ").split():
                 option, sep, number = token.partition("=")
                 if not sep or not option:
@@ -848,8 +868,11 @@ class _Assembler:
                         "option=points pairs separated by spaces, like "
                         "'right=2 partly=1 wrong=0'",
                     )
+                    bad = True
                     continue
                 points.set(option.strip(), _number(number.strip()), loc)
+            if bad:
+                return
             score.set("points", points, loc)
         target.set("score", score, row.loc(cols[0]))
 
