@@ -433,6 +433,18 @@ def test_oecd_uses_toolkit_codes(oecd: Questionnaire) -> None:
         oecd.question(code)
 
 
+def test_oecd_skip_logic(oecd: Questionnaire) -> None:
+    for name in ("qp5", "qp7"):
+        q = oecd.question(name)
+        assert _condition(q, "relevant", {"qp3": {"credit_card", "insurance"}})
+        for none in ({"none"}, "dont_know", "prefer_not", None):
+            assert not _condition(q, "relevant", {"qp3": none}), none
+    qf12 = oecd.question("qf12")
+    assert _condition(qf12, "relevant", {"qf11": "yes"})
+    for other in ("no", "dont_know", None):
+        assert not _condition(qf12, "relevant", {"qf11": other})
+
+
 def test_oecd_weighting_roles(oecd: Questionnaire) -> None:
     assert {"province", "sex", "age", "urban"} <= set(oecd.roles())
 
