@@ -1098,3 +1098,35 @@ def test_evaluate_frame_equals_evaluate_row_by_row_many(
     text: str, rows: list[dict[str, object]]
 ) -> None:
     check_frame_equals_rows(text, rows)
+
+
+# ---------------------------------------------------------------------------------------------
+# Documentation
+# ---------------------------------------------------------------------------------------------
+
+
+def test_docstring_examples() -> None:
+    import doctest
+
+    import questionnaires.expressions as module
+
+    failures, tried = doctest.testmod(module)
+    assert tried >= 2
+    assert failures == 0
+
+
+def test_every_documented_function_is_known_and_every_function_documented() -> None:
+    from pathlib import Path
+
+    import questionnaires.expressions as module
+
+    format_md = (Path(module.__file__).parent / "FORMAT.md").read_text(encoding="utf-8")
+    section = format_md.split("## Expressions", 1)[1].split("\n## ", 1)[0]
+    bullet = section.split("- functions:", 1)[1].split("\n\n", 1)[0]
+    in_format = set(re.findall(r"`([a-z_-]+)\(", bullet)) | set(
+        re.findall(r"also `([a-z_-]+)`", bullet)
+    )
+    in_docstring = set(re.findall(r"``([a-z_-]+)\(", module.__doc__ or ""))
+    known = set(module._FUNCTIONS)
+    assert in_format == known
+    assert in_docstring | {"count_selected"} == known
