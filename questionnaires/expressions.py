@@ -532,9 +532,6 @@ class _Parser:
             "another comparison; combine them with and, e.g. 1 < ${x} and ${x} < 5",
         )
 
-    def next_is(self, kind: str) -> bool:
-        return self.i + 1 < len(self.tokens) and self.tokens[self.i + 1].kind == kind
-
     # -- grammar ------------------------------------------------------------------------------
     def parse(self) -> _Node:
         if self.peek().kind == "end":
