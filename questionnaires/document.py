@@ -77,20 +77,6 @@ class RawList(list[Any]):
         return self.loc
 
 
-def loc_of(container: Any, key: Any, default: Location = NOWHERE) -> Location:
-    """The location of ``container[key]`` whatever the container is."""
-    if isinstance(container, (RawMap, RawList)):
-        return container.loc_of(key)
-    return default
-
-
-def own_loc(value: Any, default: Location) -> Location:
-    """The location of a mapping or list itself, else ``default``."""
-    if isinstance(value, (RawMap, RawList)) and value.loc != NOWHERE:
-        return value.loc
-    return default
-
-
 @dataclass(frozen=True)
 class Problem:
     """One broken rule: where (file, place, what part of the questionnaire) and what to do."""

@@ -60,7 +60,7 @@ def check_expressions(
         try:
             expression = parse(text)
             result = expression.check(
-                dict(available),
+                available,
                 self_symbol=self_symbol,
                 context=kind,
                 all_names=all_names,

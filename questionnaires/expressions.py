@@ -250,6 +250,15 @@ def _tokenize(text: str) -> list[_Token]:
             value = float(m.group())
             if not math.isfinite(value):
                 raise _error(text, i, f"The number at position {i} is too large")
+            after = m.end()
+            if after < n and (text[after].isalnum() or text[after] in "._"):
+                stuck = re.match(r"[.\w]+", text[after:])
+                raise _error(
+                    text, after,
+                    f"Unexpected {stuck.group() if stuck else text[after]!r} right after the "
+                    f"number {m.group()} at position {after}: write numbers like 18 or 2.5 "
+                    "(no exponents, units or trailing '.')",
+                )
             tokens.append(_Token("number", m.group(), i, value))
             i = m.end()
             continue
@@ -522,9 +531,6 @@ class _Parser:
             f"Comparisons cannot be chained: '{token.text}' at position {token.pos} follows "
             "another comparison; combine them with and, e.g. 1 < ${x} and ${x} < 5",
         )
-
-    def next_is(self, kind: str) -> bool:
-        return self.i + 1 < len(self.tokens) and self.tokens[self.i + 1].kind == kind
 
     # -- grammar ------------------------------------------------------------------------------
     def parse(self) -> _Node:
@@ -913,7 +919,10 @@ class _Checker:
         suggestions = [c for c in candidates if c.lower() == name.lower()][:1]
         if not suggestions:
             suggestions = difflib.get_close_matches(name, candidates, n=1)
-        hint = f" (did you mean ${{{suggestions[0]}}}?)" if suggestions else ""
+        hint = (
+            f" (did you mean ${{{suggestions[0]}}}?)" if suggestions
+            else ": no question, matrix item or derived score has that name"
+        )
         raise self.error(node.pos, f"Unknown reference ${{{name}}}{hint}")
 
     def check_self(self, node: _Self) -> _Type:

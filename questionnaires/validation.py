@@ -264,7 +264,6 @@ class _State:
     dimensions: dict[str, Dimension] = field(default_factory=dict)
     # every question-namespace name -> (location, what)
     names: dict[str, tuple[Location, str]] = field(default_factory=dict)
-    question_locs: dict[str, Location] = field(default_factory=dict)
     # raw mapping of each question, for locating problems found later
     raw_questions: dict[str, RawMap] = field(default_factory=dict)
     contexts: dict[str, str] = field(default_factory=dict)
@@ -1045,7 +1044,6 @@ class _Builder:
             self.keys(m, ctx, ALL_QUESTION_KEYS, ("name", "type", "label"), what="a question")
         if name is not None:
             if self.claim(name, m.loc_of("name"), ctx, f"question '{name}'"):
-                self.s.question_locs[name] = m.loc
                 self.s.raw_questions[name] = m
                 self.s.contexts[name] = ctx
             else:
@@ -1363,7 +1361,6 @@ class _Builder:
             )
             if name is not None:
                 if self.claim(name, im.loc_of("name"), ictx, f"matrix item '{name}'"):
-                    self.s.question_locs[name] = im.loc
                     self.s.raw_questions[name] = im
                     self.s.contexts[name] = ictx
                 else:
@@ -1638,7 +1635,6 @@ class _Builder:
             )
             if name is not None:
                 if self.claim(name, m.loc_of("name"), ctx, f"derived score '{name}'"):
-                    self.s.question_locs[name] = m.loc
                     self.s.raw_questions[name] = m
                     self.s.contexts[name] = ctx
                 else:
