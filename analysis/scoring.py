@@ -436,7 +436,7 @@ def _integers(
         bad = values[~missing & ~whole]
         problems.append(
             f"column '{name}' must hold integer codes, but has {len(bad)} non-integer value(s) "
-            f"such as {bad[0]!r}."
+            f"such as {float(bad[0])!r}."
         )
         return None
     return np.where(missing, 0, values).astype(np.int64), missing
@@ -1082,15 +1082,20 @@ def _weights_mapping(weights: Any) -> Mapping[str, float]:
 
 
 def _check_age_groups(edges: Sequence[int]) -> tuple[int, ...]:
-    try:
-        out = tuple(int(e) for e in edges)
-    except (TypeError, ValueError):
-        out = ()
-    if (
-        not out
-        or any(isinstance(e, bool) or float(e) != int(e) for e in edges)
-        or any(b <= a for a, b in itertools.pairwise(out))
-    ):
+    values: list[object] = []
+    if not isinstance(edges, str | bytes):
+        try:
+            values = list(edges)
+        except TypeError:
+            values = []
+    whole = bool(values) and all(
+        isinstance(e, int | float | np.integer | np.floating)
+        and not isinstance(e, bool)
+        and float(e).is_integer()
+        for e in values
+    )
+    out = tuple(int(e) for e in values) if whole else ()  # type: ignore[call-overload]
+    if not whole or any(b <= a for a, b in itertools.pairwise(out)):
         raise ScoringError(
             f"age_groups must be increasing whole numbers (lower edges of the groups), such as "
             f"{AGE_GROUP_EDGES}; got {edges!r}."
@@ -1268,7 +1273,12 @@ def _one_factor(corr: FloatArray) -> tuple[FloatArray, FloatArray, bool]:
         options={"ftol": 1e-15, "gtol": 1e-12, "maxiter": 1000},
     )
     psi = np.asarray(result.x, dtype=np.float64)
-    return loadings_of(psi), psi, bool(result.success)
+    # L-BFGS-B may stop with a line-search message at the optimum itself: judge convergence
+    # by the projected gradient (zero for uniquenesses inside their bounds).
+    free = (psi > 0.005 + 1e-9) & (psi < 1.0 - 1e-9)
+    grad = gradient(psi)
+    converged = bool(result.success) or bool(np.all(np.abs(grad[free]) < 1e-6))
+    return loadings_of(psi), psi, converged
 
 
 def index_weights(
