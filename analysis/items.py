@@ -384,6 +384,9 @@ def analyse_items(
             item_rows.append(row)
             if q.is_choice or q.type == "multiple_choice":
                 distractor_rows.extend(_distractors(responses, q, w, language))
+    order = {q.name: i for i, q in enumerate(questionnaire.scored_items())}
+    item_rows.sort(key=lambda row: order[row["item"]])
+    distractor_rows.sort(key=lambda row: order[row["item"]])  # stable: options keep order
     items = pd.DataFrame(
         item_rows,
         columns=[

@@ -12,6 +12,8 @@ from questionnaires.model import SPECIAL_CODES
 from questionnaires.registry import DEFINITIONS_DIR
 
 REFERENCE = Path(__file__).resolve().parents[1] / "reference"
+#: The outputs of tests/reference/scoring.R.
+SCORING_REFERENCE = REFERENCE / "scoring"
 
 # The questionnaire of tests/reference/scoring.R: four dimensions, correct, points and scale
 # items, reverse coding, "don't know" on knowledge and on one scale item, a number item.

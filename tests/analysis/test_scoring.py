@@ -36,7 +36,7 @@ from analysis.scoring import (
 from analysis.targets import census_targets
 from analysis.weighting import calibrate
 from questionnaires import Questionnaire, parse_questionnaire
-from tests.analysis.samples import REFERENCE, REFQ_YAML, refq, shipped, stored
+from tests.analysis.samples import REFERENCE, REFQ_YAML, SCORING_REFERENCE, refq, shipped, stored
 
 RTOL = 1e-10
 
@@ -971,7 +971,7 @@ def test_multiple_choice_and_scale_specials(
 
 # =========================================================================== R reference
 def refq_responses() -> tuple[pd.DataFrame, np.ndarray]:
-    raw = pd.read_csv(REFERENCE / "data" / "refq_stored.csv", dtype=str, keep_default_na=False)
+    raw = pd.read_csv(SCORING_REFERENCE / "refq_stored.csv", dtype=str, keep_default_na=False)
     qn = refq()
     frame = pd.DataFrame({"response_id": pd.array(raw["response_id"], dtype="str")})
     for column in qn.columns():
@@ -981,8 +981,8 @@ def refq_responses() -> tuple[pd.DataFrame, np.ndarray]:
     return frame, raw["w"].astype(float).to_numpy()
 
 
-R_SCORES = pd.read_csv(REFERENCE / "scoring_r_scores.csv", na_values=["NA"])
-R_VALUES = pd.read_csv(REFERENCE / "scoring_r.csv", keep_default_na=False)
+R_SCORES = pd.read_csv(SCORING_REFERENCE / "scoring_r_scores.csv", na_values=["NA"])
+R_VALUES = pd.read_csv(SCORING_REFERENCE / "scoring_r.csv", keep_default_na=False)
 
 
 def r_value(quantity: str, dimension: str = "", item: str = "", option: str = "") -> float:
@@ -1465,7 +1465,7 @@ def test_r_script_reproduces_the_committed_reference(tmp_path: Path) -> None:
         capture_output=True,
         timeout=300,
     )
-    for name in ("data/refq_stored.csv", "scoring_r.csv", "scoring_r_scores.csv"):
-        assert (tmp_path / name).read_text(encoding="utf-8") == (REFERENCE / name).read_text(
-            encoding="utf-8"
-        ), name
+    for name in ("refq_stored.csv", "scoring_r.csv", "scoring_r_scores.csv"):
+        assert (tmp_path / name).read_text(encoding="utf-8") == (
+            SCORING_REFERENCE / name
+        ).read_text(encoding="utf-8"), name

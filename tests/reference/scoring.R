@@ -1,8 +1,8 @@
 # Reference values for tests/analysis/test_scoring.py and tests/analysis/test_items.py.
 #
 # Usage: Rscript tests/reference/scoring.R [output_dir]
-#   output_dir defaults to the directory of this script. Writes
-#     <output_dir>/data/refq_stored.csv   400 synthetic stored responses to the questionnaire
+#   output_dir defaults to the folder scoring/ beside this script. Writes
+#     <output_dir>/refq_stored.csv        400 synthetic stored responses to the questionnaire
 #                                         REFQ_YAML of tests/analysis/samples.py (codes as the
 #                                         store keeps them: -1 = don't know, empty = skipped),
 #                                         with a survey weight column w
@@ -24,9 +24,9 @@ if (length(args) >= 1) {
   out_dir <- args[[1]]
 } else {
   file_arg <- grep("^--file=", commandArgs(FALSE), value = TRUE)
-  out_dir <- dirname(normalizePath(sub("^--file=", "", file_arg)))
+  out_dir <- file.path(dirname(normalizePath(sub("^--file=", "", file_arg))), "scoring")
 }
-dir.create(file.path(out_dir, "data"), recursive = TRUE, showWarnings = FALSE)
+dir.create(out_dir, recursive = TRUE, showWarnings = FALSE)
 fmt <- function(x) ifelse(is.na(x), "NA", sprintf("%.17g", x))
 
 # ---------------------------------------------------------------- synthetic stored responses
@@ -65,7 +65,7 @@ for (col in setdiff(names(stored), c("response_id", "w"))) {
   stored[[col]] <- ifelse(is.na(stored[[col]]), "", as.character(stored[[col]]))
 }
 stored$w <- sprintf("%.4f", w)
-write.csv(stored, file.path(out_dir, "data", "refq_stored.csv"), row.names = FALSE,
+write.csv(stored, file.path(out_dir, "refq_stored.csv"), row.names = FALSE,
           quote = TRUE)
 
 # ---------------------------------------------------------------- scoring (FORMAT.md rules)
