@@ -206,8 +206,12 @@ def _fail(message: str) -> DesignError:
     return DesignError(f"Design: {message}")
 
 
+def _plain(value: object) -> object:
+    return value.item() if isinstance(value, np.generic) else value
+
+
 def _row_label(data: pd.DataFrame, position: int) -> object:
-    return data.index[position]
+    return _plain(data.index[position])
 
 
 def _check_column(data: pd.DataFrame, column: str, role: str) -> pd.Series:
@@ -286,7 +290,7 @@ def _build_structure(design: Design) -> _Structure:
                 bad = int(np.flatnonzero(per_cluster > 1)[0])
                 in_strata = [stratum_labels[int(s)] for s in pairs[pairs // n_strata == bad] % n_strata]
                 raise _fail(
-                    f"cluster {cluster_uniques[bad]!r} of column {design.cluster!r} appears in "
+                    f"cluster {_plain(cluster_uniques[bad])!r} of column {design.cluster!r} appears in "
                     f"strata {', '.join(repr(s) for s in in_strata[:5])} of column "
                     f"{design.strata!r}. Clusters must be nested in strata: pass nest=True if "
                     "cluster identifiers are only unique within a stratum."
