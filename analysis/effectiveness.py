@@ -899,13 +899,13 @@ def _check_overlap(e: np.ndarray, t: np.ndarray, method: str, treatment: str) ->
     lower = max(et.min(), ec.min())
     upper = min(et.max(), ec.max())
     if not lower < upper or not np.isfinite(e).all():
+        high, low = ("treated", "control") if et.mean() > ec.mean() else ("control", "treated")
         raise _fail(
             method,
-            f"no overlap between treated and control respondents on {treatment!r}: their "
-            f"estimated propensities do not share a range (treated {et.min():.3g}-{et.max():.3g}"
-            f", control {ec.min():.3g}-{ec.max():.3g}), so the covariates predict exposure "
-            "perfectly. Drop or coarsen the covariate that separates the groups, or compare "
-            "within a subgroup where both occur.",
+            f"no overlap between treated and control respondents on {treatment!r}: the "
+            f"covariates predict exposure perfectly (every {high} respondent has a higher "
+            f"estimated propensity than every {low} one). Drop or coarsen the covariate that "
+            "separates the groups, or compare within a subgroup where both occur.",
         )
 
 
@@ -1665,7 +1665,7 @@ def _pairs(
         elif g_pre is not None:
             labels = g_pre
         else:
-            labels = g_post  # type: ignore[assignment]  # one of the two files has the column
+            labels = g_post  # one of the two files has the column (checked above)
         frame["group"] = labels.to_numpy()
     frame = frame[~missing.to_numpy()].reset_index(drop=True)
     attrition = Attrition(

@@ -67,3 +67,73 @@ def simulate_survey(
             "literacy_index": np.round(y, 6),
         }
     )
+
+
+PROVINCES = ("Anhui", "Gansu", "Hebei", "Hunan", "Sichuan", "Zhejiang")
+CAMPAIGN_PROVINCES = ("Gansu", "Hunan", "Zhejiang")
+
+
+def simulate_wave(
+    seed: int | np.random.Generator, *, campaign_effect: float = 0.0, trend: float = 0.0,
+    psus: int = 8, size: int = 15,
+) -> pd.DataFrame:
+    """One survey wave stratified by province (PSUs nested in provinces).
+
+    Campaign provinces start 2 points lower; the later wave adds ``trend`` everywhere and
+    ``campaign_effect`` in the campaign provinces.
+    """
+    rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
+    rows = []
+    for p, province in enumerate(PROVINCES):
+        campaign = int(province in CAMPAIGN_PROVINCES)
+        base = 55.0 + 2.0 * p - 2.0 * campaign + trend + campaign_effect * campaign
+        weight = 1500.0 + 400.0 * p
+        for c in range(psus):
+            cluster_effect = rng.normal(0, 2.5)
+            y = base + cluster_effect + rng.normal(0, 10, size)
+            for value in y:
+                rows.append(
+                    {
+                        "province": province,
+                        "psu": f"{province[:2].upper()}{c + 1:02d}",
+                        "weight": round(weight * rng.uniform(0.85, 1.2), 6),
+                        "campaign": campaign,
+                        "literacy_index": round(float(value), 6),
+                    }
+                )
+    return pd.DataFrame(rows)
+
+
+def simulate_quiz(seed: int | np.random.Generator, *, n: int = 90, items: int = 5
+                  ) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Pre and post quiz results of ``n`` participants (half in a session group, half
+    controls), with drop-outs, late joiners and one duplicated code in the post file."""
+    rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
+    codes = [f"P{k:03d}" for k in range(1, n + 1)]
+    group = np.where(np.arange(n) % 2 == 0, "treated", "control")
+    ability = rng.normal(0, 1, n)
+    difficulty = np.linspace(-1.0, 1.0, items)
+
+    def answers(shift: np.ndarray) -> np.ndarray:
+        logit = ability[:, None] + shift[:, None] - difficulty[None, :]
+        return (rng.random((n, items)) < 1 / (1 + np.exp(-logit))).astype(int)
+
+    pre_items = answers(np.zeros(n))
+    gain = np.where(group == "treated", 1.4, 0.3)
+    post_items = answers(gain)
+
+    def frame(values: np.ndarray, phase: str) -> pd.DataFrame:
+        out = pd.DataFrame(values, columns=[f"q{j + 1}" for j in range(items)])
+        out.insert(0, "participant_code", codes)
+        out.insert(1, "phase", phase)
+        out["score"] = 100.0 * values.mean(axis=1) + np.round(rng.normal(0, 3, n), 2)
+        return out
+
+    pre = frame(pre_items, "pre")
+    pre["group"] = group
+    post = frame(post_items, "post")
+    pre = pre.drop(index=[3, 17, 40]).reset_index(drop=True)  # joined late: post only
+    post = post.drop(index=[5, 22, 61, 88]).reset_index(drop=True)  # dropped out: pre only
+    post = pd.concat([post, post.iloc[[10]]], ignore_index=True)  # a code entered twice
+    post.loc[len(post) - 1, "score"] = 0.0
+    return pre, post
