@@ -146,7 +146,7 @@ def read_table(path: str) -> pd.DataFrame:
         if kind == "CSV":
             return pd.read_csv(path)
         return pd.read_parquet(path)
-    except Exception as error:  # noqa: BLE001 - any reader failure is bad input here
+    except Exception as error:  # any reader failure (parser, Arrow, encoding) is bad input
         first = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
         raise CommandError(f"{path!r} could not be read as {kind}: {first}") from None
 
