@@ -126,7 +126,9 @@ def power_of_comparison(
     crit = float(stats.t.isf(tail, df))
     result = float(stats.nct.sf(crit, df, nc))
     if two_sided:
-        result += float(stats.nct.cdf(-crit, df, nc))
+        # P(T_nc < -c) = P(T_-nc > c): the upper-tail routine stays finite far in the tail,
+        # where scipy's noncentral t cdf returns NaN.
+        result += float(stats.nct.sf(crit, df, -nc))
     return result
 
 
@@ -163,8 +165,10 @@ def minimum_detectable_effect(
     -----
     With the normal approximation :math:`MDE = (z_{1-\\alpha/2} + z_{power})\\,\\sigma
     \\sqrt{deff\\,(1/n_1 + 1/n_0)}`: 2.80 standard errors for a two-sided 5% test with 80%
-    power, 2.49 one-sided (Bloom 1995, *Evaluation Review* 19(5), 547-556). With the t
-    distribution the MDE solves :func:`power_of_comparison` ``= power`` exactly.
+    power, 2.49 one-sided (Bloom 1995, *Evaluation Review* 19(5), 547-556); this closed form
+    leaves out the opposite rejection region (probability about 1e-6 at the MDE). With the t
+    distribution the MDE solves :func:`power_of_comparison` ``= power`` exactly, both regions
+    counted.
     """
     _check(alpha, power, deff, distribution)
     if not (sd > 0 and math.isfinite(sd)):
