@@ -5,13 +5,15 @@ from __future__ import annotations
 import difflib
 import math
 from dataclasses import KW_ONLY, dataclass, field
-from typing import Literal, get_args
+from typing import Literal, TypeVar, get_args
 
 import numpy as np
 import pandas as pd
 from scipy import sparse
 
 from analysis.errors import EstimationError
+
+T = TypeVar("T")
 
 CalibrationMethod = Literal["poststratify", "rake", "linear", "logit", "raking"]
 LonelyPsu = Literal["fail", "remove", "certainty", "adjust", "average"]
@@ -202,6 +204,13 @@ class Design:
         return w
 
 
+def required(value: T | None, what: str) -> T:
+    """``value``, which the code guarantees is present; an EstimationError if it is not."""
+    if value is None:
+        raise EstimationError(f"Internal error: {what} is missing; please report this.")
+    return value
+
+
 def _fail(message: str) -> DesignError:
     return DesignError(f"Design: {message}")
 
@@ -288,10 +297,11 @@ def _build_structure(design: Design) -> _Structure:
             per_cluster = np.bincount(pairs // n_strata, minlength=n_clusters)
             if (per_cluster > 1).any():
                 bad = int(np.flatnonzero(per_cluster > 1)[0])
-                in_strata = [stratum_labels[int(s)] for s in pairs[pairs // n_strata == bad] % n_strata]
+                codes = pairs[pairs // n_strata == bad] % n_strata
+                in_strata = [stratum_labels[int(s)] for s in codes]
                 raise _fail(
-                    f"cluster {_plain(cluster_uniques[bad])!r} of column {design.cluster!r} appears in "
-                    f"strata {', '.join(repr(s) for s in in_strata[:5])} of column "
+                    f"cluster {_plain(cluster_uniques[bad])!r} of column {design.cluster!r} "
+                    f"appears in strata {', '.join(repr(s) for s in in_strata[:5])} of column "
                     f"{design.strata!r}. Clusters must be nested in strata: pass nest=True if "
                     "cluster identifiers are only unique within a stratum."
                 )
@@ -331,7 +341,9 @@ def _build_structure(design: Design) -> _Structure:
                 "population number of PSUs in the stratum, or its sampling fraction."
             )
         if (lo < 0).any():
-            raise _fail(f"the fpc column {design.fpc!r} has negative values; use sizes or fractions.")
+            raise _fail(
+                f"the fpc column {design.fpc!r} has negative values; use sizes or fractions."
+            )
         if (lo > 1).any():
             if (lo < 1).any():
                 raise _fail(
@@ -351,18 +363,20 @@ def _build_structure(design: Design) -> _Structure:
                 "sampling. Give the population number of PSUs (or the sampling fraction)."
             )
         finite = np.isfinite(population)
-        fpc_factor = np.where(finite, (population - psu_count) / np.where(finite, population, 1.0), 1.0)
+        safe = np.where(finite, population, 1.0)
+        fpc_factor = np.where(finite, (population - psu_count) / safe, 1.0)
 
     # Weights.
     if design.weights is not None:
         w = _numeric(
             data, _check_column(data, design.weights, "weights"), design.weights, "weights"
         )
-        bad = np.flatnonzero(w <= 0)
-        if bad.size:
+        nonpositive = np.flatnonzero(w <= 0)
+        if nonpositive.size:
+            first = int(nonpositive[0])
             raise _fail(
-                f"the weights column {design.weights!r} has {bad.size} value(s) that are not "
-                f"positive (first at row {_row_label(data, int(bad[0]))!r}: {w[bad[0]]:g}). "
+                f"the weights column {design.weights!r} has {nonpositive.size} value(s) that are "
+                f"not positive (first at row {_row_label(data, first)!r}: {w[first]:g}). "
                 "Weights must be positive: drop respondents who should not count, or fix the "
                 "weights."
             )
@@ -397,9 +411,7 @@ def _build_structure(design: Design) -> _Structure:
     pc_psu = pc_uniques // n_cells
     pc_cell = pc_uniques % n_cells
     pc_weight = np.bincount(pc_code, weights=w, minlength=len(pc_uniques))
-    psu_cell_weight = sparse.csr_matrix(
-        (pc_weight, (pc_psu, pc_cell)), shape=(n_psu, n_cells)
-    )
+    psu_cell_weight = sparse.csr_matrix((pc_weight, (pc_psu, pc_cell)), shape=(n_psu, n_cells))
     return _Structure(
         n=n,
         w=w,
@@ -422,8 +434,7 @@ def _build_structure(design: Design) -> _Structure:
 
 
 def _build_calibration(design: Design, w: np.ndarray, psu: np.ndarray, n_psu: int) -> _Calibration:
-    model = design.calibration
-    assert model is not None
+    model = required(design.calibration, "calibration model")
     data = design.data
     if not isinstance(model, CalibrationModel):
         raise _fail(f"calibration must be a CalibrationModel, not {type(model).__name__}.")
