@@ -102,6 +102,7 @@ class _Structure:
     lonely: np.ndarray  # (H,) bool: the stratum has one PSU
     calibration: _Calibration | None
     # (PSU, calibration cell) groups: the weight total of each, as a sparse P x C matrix.
+    codes: dict  # column name -> (codes, categories), filled on first use
     pc_code: np.ndarray  # (n,) group of each row, groups ordered by PSU
     pc_psu: np.ndarray  # (G,)
     pc_cell: np.ndarray  # (G,)
@@ -266,6 +267,29 @@ def _factorize(series: pd.Series) -> tuple[np.ndarray, pd.Index]:
     return codes.astype(np.int64), pd.Index(uniques)
 
 
+def relabel(key: np.ndarray, size: int) -> tuple[np.ndarray, np.ndarray]:
+    """Dense codes of non-negative integer keys below ``size``, numbered in key order.
+
+    Returns the code of each key and the sorted distinct keys. A scatter and a cumulative sum
+    when ``size`` is not much larger than the number of keys (no hashing, no sorting).
+    """
+    if size <= max(4 * len(key), 1 << 16):
+        present = np.zeros(size, dtype=bool)
+        present[key] = True
+        lookup = np.cumsum(present, dtype=np.int64) - 1
+        return lookup[key], np.flatnonzero(present)
+    codes, uniques = pd.factorize(key, sort=True)
+    return codes.astype(np.int64), np.asarray(uniques, dtype=np.int64)
+
+
+def column_codes(data: pd.DataFrame, name: str, cache: dict) -> tuple[np.ndarray, pd.Index]:
+    """Sorted-category codes of a column (-1 for missing), computed once per design."""
+    if name not in cache:
+        codes, uniques = pd.factorize(data[name], sort=True)
+        cache[name] = (codes.astype(np.int64), pd.Index(uniques))
+    return cache[name]
+
+
 def _build_structure(design: Design) -> _Structure:
     data = design.data
     if not isinstance(data, pd.DataFrame):
@@ -279,6 +303,7 @@ def _build_structure(design: Design) -> _Structure:
     if n < 2:
         raise _fail(f"the data have {n} row(s); a design needs at least two.")
 
+    codes_cache: dict = {}
     # Strata.
     if design.strata is not None:
         stratum, stratum_uniques = _factorize(_check_column(data, design.strata, "strata"))
@@ -306,9 +331,8 @@ def _build_structure(design: Design) -> _Structure:
                     "cluster identifiers are only unique within a stratum."
                 )
         key = stratum * n_clusters + cluster
-        psu, psu_keys = pd.factorize(key, sort=True)
-        psu = psu.astype(np.int64)
-        psu_stratum = (np.asarray(psu_keys, dtype=np.int64) // n_clusters).astype(np.int64)
+        psu, psu_keys = relabel(key, n_strata * n_clusters)
+        psu_stratum = psu_keys // n_clusters
     else:
         order = np.argsort(stratum, kind="stable")
         psu = np.empty(n, dtype=np.int64)
@@ -401,13 +425,12 @@ def _build_structure(design: Design) -> _Structure:
     cell = np.zeros(n, dtype=np.int64)
     n_cells = 1
     if design.calibration is not None:
-        calibration = _build_calibration(design, w, psu, n_psu)
+        calibration = _build_calibration(design, w, psu, n_psu, codes_cache)
         cell = calibration.cell
         n_cells = calibration.n_cells
 
     pc_key = psu * n_cells + cell
-    pc_code, pc_uniques = pd.factorize(pc_key, sort=True)
-    pc_uniques = np.asarray(pc_uniques, dtype=np.int64)
+    pc_code, pc_uniques = relabel(pc_key, n_psu * n_cells)
     pc_psu = pc_uniques // n_cells
     pc_cell = pc_uniques % n_cells
     pc_weight = np.bincount(pc_code, weights=w, minlength=len(pc_uniques))
@@ -426,14 +449,17 @@ def _build_structure(design: Design) -> _Structure:
         stratum_labels=stratum_labels,
         lonely=lonely,
         calibration=calibration,
-        pc_code=pc_code.astype(np.int64),
+        codes=codes_cache,
+        pc_code=pc_code,
         pc_psu=pc_psu,
         pc_cell=pc_cell,
         psu_cell_weight=psu_cell_weight,
     )
 
 
-def _build_calibration(design: Design, w: np.ndarray, psu: np.ndarray, n_psu: int) -> _Calibration:
+def _build_calibration(
+    design: Design, w: np.ndarray, psu: np.ndarray, n_psu: int, cache: dict
+) -> _Calibration:
     model = required(design.calibration, "calibration model")
     data = design.data
     if not isinstance(model, CalibrationModel):
@@ -460,8 +486,8 @@ def _build_calibration(design: Design, w: np.ndarray, psu: np.ndarray, n_psu: in
     # Joint cells of every categorical calibration variable.
     var_codes: dict[str, np.ndarray] = {}
     for name in categorical:
-        codes, _ = _factorize(_check_column(data, name, "calibration"))
-        var_codes[name] = codes
+        _check_column(data, name, "calibration")
+        var_codes[name] = column_codes(data, name, cache)[0]
     names = list(categorical)
     if categorical:
         cell, cell_values = _combine_codes([var_codes[name] for name in names])
@@ -577,8 +603,7 @@ def _combine_codes(columns: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
         key = np.zeros(len(columns[0]), dtype=np.int64)
         for codes, size in zip(columns, sizes, strict=True):
             key = key * size + codes
-        code, uniques = pd.factorize(key, sort=True)
-        uniques = np.asarray(uniques, dtype=np.int64)
+        code, uniques = relabel(key, math.prod(sizes))
         values = np.empty((len(uniques), len(columns)), dtype=np.int64)
         for j in range(len(columns) - 1, -1, -1):
             values[:, j] = uniques % sizes[j]

@@ -22,7 +22,7 @@ from typing import Literal, get_args
 import numpy as np
 import pandas as pd
 
-from analysis.design import Design, _combine_codes, required
+from analysis.design import Design, _combine_codes, column_codes, relabel, required
 from analysis.errors import EstimationError
 from analysis.linearization import grouped_variance, t_quantile
 from analysis.replication import ReplicateDesign
@@ -123,8 +123,8 @@ def _domains(design: AnyDesign, by: str | Sequence[str] | None) -> _Domains:
     for name in names:
         if name not in data.columns:
             raise _missing_column(design, name, "Domain (by)")
-        code, values = pd.factorize(data[name], sort=True)
-        codes.append(code.astype(np.int64))
+        code, values = column_codes(data, name, _cache(design))
+        codes.append(code)
         uniques.append(values)
     missing = np.zeros(n, dtype=bool)
     for code in codes:
@@ -140,6 +140,10 @@ def _domains(design: AnyDesign, by: str | Sequence[str] | None) -> _Domains:
     else:
         labels = ()
     return _Domains(code=domain, labels=labels)
+
+
+def _cache(design: AnyDesign) -> dict:
+    return design._s.codes if isinstance(design, Design) else design._r.codes
 
 
 def _native(value: object) -> object:
@@ -238,8 +242,7 @@ def _linear_taylor(design: Design, terms: Sequence[_Term], domains: _Domains) ->
     n_terms = len(terms)
     dom = domains.code
     key = s.pc_code * (n_dom + 1) + (dom + 1)
-    group, uniq = pd.factorize(key, sort=False)
-    uniq = np.asarray(uniq, dtype=np.int64)
+    group, uniq = relabel(key, len(s.pc_psu) * (n_dom + 1))
     n_groups = len(uniq)
     g_pc = uniq // (n_dom + 1)
     g_dom = uniq % (n_dom + 1) - 1
@@ -478,11 +481,11 @@ def _mean_terms(
     if not variables:
         raise EstimationError("Name at least one variable to estimate.")
     terms = []
-    w = design.weight_values
     for name in variables:
         values = _numeric_values(_variable(design, name, na_rm=na_rm, numeric=True))
         mask = ~np.isnan(values)
-        shift = float(np.average(values[mask], weights=w[mask])) if mask.any() else 0.0
+        # Centre on the plain mean so the sums of squares keep their precision.
+        shift = float(np.nanmean(values)) if mask.any() else 0.0
         terms.append(
             _Term(
                 variable=name,

@@ -66,6 +66,7 @@ class _Replicates:
     scale: float
     rscales: np.ndarray  # (R,)
     n_replicates: int
+    codes: dict = field(default_factory=dict)  # column codes, filled on first use
 
 
 @dataclass(frozen=True, eq=False)
