@@ -5,13 +5,15 @@ from __future__ import annotations
 import difflib
 import math
 from dataclasses import KW_ONLY, dataclass, field
-from typing import Literal, get_args
+from typing import Literal, TypeVar, get_args
 
 import numpy as np
 import pandas as pd
 from scipy import sparse
 
 from analysis.errors import EstimationError
+
+T = TypeVar("T")
 
 CalibrationMethod = Literal["poststratify", "rake", "linear", "logit", "raking"]
 LonelyPsu = Literal["fail", "remove", "certainty", "adjust", "average"]
@@ -100,6 +102,7 @@ class _Structure:
     lonely: np.ndarray  # (H,) bool: the stratum has one PSU
     calibration: _Calibration | None
     # (PSU, calibration cell) groups: the weight total of each, as a sparse P x C matrix.
+    codes: dict  # column name -> (codes, categories), filled on first use
     pc_code: np.ndarray  # (n,) group of each row, groups ordered by PSU
     pc_psu: np.ndarray  # (G,)
     pc_cell: np.ndarray  # (G,)
@@ -202,6 +205,13 @@ class Design:
         return w
 
 
+def required(value: T | None, what: str) -> T:
+    """``value``, which the code guarantees is present; an EstimationError if it is not."""
+    if value is None:
+        raise EstimationError(f"Internal error: {what} is missing; please report this.")
+    return value
+
+
 def _fail(message: str) -> DesignError:
     return DesignError(f"Design: {message}")
 
@@ -257,6 +267,29 @@ def _factorize(series: pd.Series) -> tuple[np.ndarray, pd.Index]:
     return codes.astype(np.int64), pd.Index(uniques)
 
 
+def relabel(key: np.ndarray, size: int) -> tuple[np.ndarray, np.ndarray]:
+    """Dense codes of non-negative integer keys below ``size``, numbered in key order.
+
+    Returns the code of each key and the sorted distinct keys. A scatter and a cumulative sum
+    when ``size`` is not much larger than the number of keys (no hashing, no sorting).
+    """
+    if size <= max(4 * len(key), 1 << 16):
+        present = np.zeros(size, dtype=bool)
+        present[key] = True
+        lookup = np.cumsum(present, dtype=np.int64) - 1
+        return lookup[key], np.flatnonzero(present)
+    codes, uniques = pd.factorize(key, sort=True)
+    return codes.astype(np.int64), np.asarray(uniques, dtype=np.int64)
+
+
+def column_codes(data: pd.DataFrame, name: str, cache: dict) -> tuple[np.ndarray, pd.Index]:
+    """Sorted-category codes of a column (-1 for missing), computed once per design."""
+    if name not in cache:
+        codes, uniques = pd.factorize(data[name], sort=True)
+        cache[name] = (codes.astype(np.int64), pd.Index(uniques))
+    return cache[name]
+
+
 def _build_structure(design: Design) -> _Structure:
     data = design.data
     if not isinstance(data, pd.DataFrame):
@@ -270,6 +303,7 @@ def _build_structure(design: Design) -> _Structure:
     if n < 2:
         raise _fail(f"the data have {n} row(s); a design needs at least two.")
 
+    codes_cache: dict = {}
     # Strata.
     if design.strata is not None:
         stratum, stratum_uniques = _factorize(_check_column(data, design.strata, "strata"))
@@ -288,17 +322,17 @@ def _build_structure(design: Design) -> _Structure:
             per_cluster = np.bincount(pairs // n_strata, minlength=n_clusters)
             if (per_cluster > 1).any():
                 bad = int(np.flatnonzero(per_cluster > 1)[0])
-                in_strata = [stratum_labels[int(s)] for s in pairs[pairs // n_strata == bad] % n_strata]
+                codes = pairs[pairs // n_strata == bad] % n_strata
+                in_strata = [stratum_labels[int(s)] for s in codes]
                 raise _fail(
-                    f"cluster {_plain(cluster_uniques[bad])!r} of column {design.cluster!r} appears in "
-                    f"strata {', '.join(repr(s) for s in in_strata[:5])} of column "
+                    f"cluster {_plain(cluster_uniques[bad])!r} of column {design.cluster!r} "
+                    f"appears in strata {', '.join(repr(s) for s in in_strata[:5])} of column "
                     f"{design.strata!r}. Clusters must be nested in strata: pass nest=True if "
                     "cluster identifiers are only unique within a stratum."
                 )
         key = stratum * n_clusters + cluster
-        psu, psu_keys = pd.factorize(key, sort=True)
-        psu = psu.astype(np.int64)
-        psu_stratum = (np.asarray(psu_keys, dtype=np.int64) // n_clusters).astype(np.int64)
+        psu, psu_keys = relabel(key, n_strata * n_clusters)
+        psu_stratum = psu_keys // n_clusters
     else:
         order = np.argsort(stratum, kind="stable")
         psu = np.empty(n, dtype=np.int64)
@@ -331,7 +365,9 @@ def _build_structure(design: Design) -> _Structure:
                 "population number of PSUs in the stratum, or its sampling fraction."
             )
         if (lo < 0).any():
-            raise _fail(f"the fpc column {design.fpc!r} has negative values; use sizes or fractions.")
+            raise _fail(
+                f"the fpc column {design.fpc!r} has negative values; use sizes or fractions."
+            )
         if (lo > 1).any():
             if (lo < 1).any():
                 raise _fail(
@@ -351,18 +387,20 @@ def _build_structure(design: Design) -> _Structure:
                 "sampling. Give the population number of PSUs (or the sampling fraction)."
             )
         finite = np.isfinite(population)
-        fpc_factor = np.where(finite, (population - psu_count) / np.where(finite, population, 1.0), 1.0)
+        safe = np.where(finite, population, 1.0)
+        fpc_factor = np.where(finite, (population - psu_count) / safe, 1.0)
 
     # Weights.
     if design.weights is not None:
         w = _numeric(
             data, _check_column(data, design.weights, "weights"), design.weights, "weights"
         )
-        bad = np.flatnonzero(w <= 0)
-        if bad.size:
+        nonpositive = np.flatnonzero(w <= 0)
+        if nonpositive.size:
+            first = int(nonpositive[0])
             raise _fail(
-                f"the weights column {design.weights!r} has {bad.size} value(s) that are not "
-                f"positive (first at row {_row_label(data, int(bad[0]))!r}: {w[bad[0]]:g}). "
+                f"the weights column {design.weights!r} has {nonpositive.size} value(s) that are "
+                f"not positive (first at row {_row_label(data, first)!r}: {w[first]:g}). "
                 "Weights must be positive: drop respondents who should not count, or fix the "
                 "weights."
             )
@@ -387,19 +425,16 @@ def _build_structure(design: Design) -> _Structure:
     cell = np.zeros(n, dtype=np.int64)
     n_cells = 1
     if design.calibration is not None:
-        calibration = _build_calibration(design, w, psu, n_psu)
+        calibration = _build_calibration(design, w, psu, n_psu, codes_cache)
         cell = calibration.cell
         n_cells = calibration.n_cells
 
     pc_key = psu * n_cells + cell
-    pc_code, pc_uniques = pd.factorize(pc_key, sort=True)
-    pc_uniques = np.asarray(pc_uniques, dtype=np.int64)
+    pc_code, pc_uniques = relabel(pc_key, n_psu * n_cells)
     pc_psu = pc_uniques // n_cells
     pc_cell = pc_uniques % n_cells
     pc_weight = np.bincount(pc_code, weights=w, minlength=len(pc_uniques))
-    psu_cell_weight = sparse.csr_matrix(
-        (pc_weight, (pc_psu, pc_cell)), shape=(n_psu, n_cells)
-    )
+    psu_cell_weight = sparse.csr_matrix((pc_weight, (pc_psu, pc_cell)), shape=(n_psu, n_cells))
     return _Structure(
         n=n,
         w=w,
@@ -414,16 +449,18 @@ def _build_structure(design: Design) -> _Structure:
         stratum_labels=stratum_labels,
         lonely=lonely,
         calibration=calibration,
-        pc_code=pc_code.astype(np.int64),
+        codes=codes_cache,
+        pc_code=pc_code,
         pc_psu=pc_psu,
         pc_cell=pc_cell,
         psu_cell_weight=psu_cell_weight,
     )
 
 
-def _build_calibration(design: Design, w: np.ndarray, psu: np.ndarray, n_psu: int) -> _Calibration:
-    model = design.calibration
-    assert model is not None
+def _build_calibration(
+    design: Design, w: np.ndarray, psu: np.ndarray, n_psu: int, cache: dict
+) -> _Calibration:
+    model = required(design.calibration, "calibration model")
     data = design.data
     if not isinstance(model, CalibrationModel):
         raise _fail(f"calibration must be a CalibrationModel, not {type(model).__name__}.")
@@ -449,8 +486,8 @@ def _build_calibration(design: Design, w: np.ndarray, psu: np.ndarray, n_psu: in
     # Joint cells of every categorical calibration variable.
     var_codes: dict[str, np.ndarray] = {}
     for name in categorical:
-        codes, _ = _factorize(_check_column(data, name, "calibration"))
-        var_codes[name] = codes
+        _check_column(data, name, "calibration")
+        var_codes[name] = column_codes(data, name, cache)[0]
     names = list(categorical)
     if categorical:
         cell, cell_values = _combine_codes([var_codes[name] for name in names])
@@ -566,8 +603,7 @@ def _combine_codes(columns: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
         key = np.zeros(len(columns[0]), dtype=np.int64)
         for codes, size in zip(columns, sizes, strict=True):
             key = key * size + codes
-        code, uniques = pd.factorize(key, sort=True)
-        uniques = np.asarray(uniques, dtype=np.int64)
+        code, uniques = relabel(key, math.prod(sizes))
         values = np.empty((len(uniques), len(columns)), dtype=np.int64)
         for j in range(len(columns) - 1, -1, -1):
             values[:, j] = uniques % sizes[j]

@@ -22,7 +22,7 @@ from typing import Literal, get_args
 import numpy as np
 import pandas as pd
 
-from analysis.design import Design, _combine_codes
+from analysis.design import Design, _combine_codes, column_codes, relabel, required
 from analysis.errors import EstimationError
 from analysis.linearization import grouped_variance, t_quantile
 from analysis.replication import ReplicateDesign
@@ -123,8 +123,8 @@ def _domains(design: AnyDesign, by: str | Sequence[str] | None) -> _Domains:
     for name in names:
         if name not in data.columns:
             raise _missing_column(design, name, "Domain (by)")
-        code, values = pd.factorize(data[name], sort=True)
-        codes.append(code.astype(np.int64))
+        code, values = column_codes(data, name, _cache(design))
+        codes.append(code)
         uniques.append(values)
     missing = np.zeros(n, dtype=bool)
     for code in codes:
@@ -134,15 +134,16 @@ def _domains(design: AnyDesign, by: str | Sequence[str] | None) -> _Domains:
         joint, combos = _combine_codes([c[~missing] for c in codes])
         domain[~missing] = joint
         labels = tuple(
-            {
-                name: _native(uniques[j][int(combo[j])])
-                for j, name in enumerate(names)
-            }
+            {name: _native(uniques[j][int(combo[j])]) for j, name in enumerate(names)}
             for combo in combos
         )
     else:
         labels = ()
     return _Domains(code=domain, labels=labels)
+
+
+def _cache(design: AnyDesign) -> dict:
+    return design._s.codes if isinstance(design, Design) else design._r.codes
 
 
 def _native(value: object) -> object:
@@ -159,7 +160,9 @@ def _df(design: AnyDesign, df: float | None) -> float:
 
 def _check_alpha(alpha: float) -> None:
     if not 0 < alpha < 1:
-        raise EstimationError(f"alpha must be between 0 and 1 (0.05 for 95% intervals), not {alpha}.")
+        raise EstimationError(
+            f"alpha must be between 0 and 1 (0.05 for 95% intervals), not {alpha}."
+        )
 
 
 # --------------------------------------------------------------------------------------------
@@ -191,11 +194,11 @@ def _coefficients(
             c1 = np.ones_like(s0)
             c2 = np.zeros_like(s0)
         else:  # ratio
-            assert s2 is not None
-            estimate = s1 / s2
+            den = required(s2, "ratio denominator")
+            estimate = s1 / den
             c0 = np.zeros_like(s0)
-            c1 = 1.0 / s2
-            c2 = -estimate / s2
+            c1 = 1.0 / den
+            c2 = -estimate / den
     return estimate, c0, c1, c2
 
 
@@ -211,8 +214,8 @@ def _srs_variance(
     """Variance under simple random sampling without replacement (R's ``deff=TRUE``)."""
     with np.errstate(invalid="ignore", divide="ignore"):
         if term.statistic == "ratio":
-            assert s2 is not None
-            r2 = (q["11"] - 2 * estimate * q["12"] + estimate**2 * q["22"]) / s2**2
+            den = required(s2, "ratio denominator")
+            r2 = (q["11"] - 2 * estimate * q["12"] + estimate**2 * q["22"]) / den**2
             variance = r2 / s0 * n / (n - 1)
             scale = s0**2
         else:
@@ -239,8 +242,7 @@ def _linear_taylor(design: Design, terms: Sequence[_Term], domains: _Domains) ->
     n_terms = len(terms)
     dom = domains.code
     key = s.pc_code * (n_dom + 1) + (dom + 1)
-    group, uniq = pd.factorize(key, sort=False)
-    uniq = np.asarray(uniq, dtype=np.int64)
+    group, uniq = relabel(key, len(s.pc_psu) * (n_dom + 1))
     n_groups = len(uniq)
     g_pc = uniq // (n_dom + 1)
     g_dom = uniq % (n_dom + 1) - 1
@@ -308,18 +310,16 @@ def _linear_taylor(design: Design, terms: Sequence[_Term], domains: _Domains) ->
         if vu is not None:
             vu[:, j] = combine(count, [gsum(mf * c) for c in cols])
         if n_num:
-            assert cal is not None
+            numeric = required(cal, "calibration").numeric
             base = w if w0 is None else w0
             for k in range(n_num):
-                wl = base * cal.numeric[:, k] * mf
+                wl = base * numeric[:, k] * mf
                 vn[k, :, j] = combine(gsum(wl), [gsum(wl * c) for c in cols])
 
     variance = np.empty((n_dom, n_terms))
     n_psu = s.n_psu
     per_block = max(1, _CHUNK_ELEMENTS // max(1, n_psu * n_terms))
-    need_present = (
-        design.lonely_psu == "average" and bool(s.lonely.any()) and cal is None
-    )
+    need_present = design.lonely_psu == "average" and bool(s.lonely.any()) and cal is None
     g_stratum = s.psu_stratum[g_psu]
     for d_start in range(0, n_dom, per_block):
         d_stop = min(n_dom, d_start + per_block)
@@ -327,8 +327,9 @@ def _linear_taylor(design: Design, terms: Sequence[_Term], domains: _Domains) ->
         sel = in_domain & (g_dom >= d_start) & (g_dom < d_stop)
         offset = ((g_dom[sel] - d_start) * n_terms)[:, None] + np.arange(n_terms)[None, :]
 
-        def block(index: np.ndarray, values: np.ndarray, rows: int, offset=offset, sel=sel,
-                  width=width) -> np.ndarray:
+        def block(
+            index: np.ndarray, values: np.ndarray, rows: int, offset=offset, sel=sel, width=width
+        ) -> np.ndarray:
             flat = (index[sel][:, None] * width + offset).ravel()
             return np.bincount(flat, weights=values[sel].ravel(), minlength=rows * width).reshape(
                 rows, width
@@ -336,12 +337,11 @@ def _linear_taylor(design: Design, terms: Sequence[_Term], domains: _Domains) ->
 
         x_psu = block(g_psu, vx, n_psu)
         b_cell = u_cell = b_num = None
+        n_cells = 1 if cal is None else cal.n_cells
         if vb is not None:
-            assert cal is not None
-            b_cell = block(g_cell, vb, cal.n_cells)
+            b_cell = block(g_cell, vb, n_cells)
         if vu is not None:
-            assert cal is not None
-            u_cell = block(g_cell, vu, cal.n_cells)
+            u_cell = block(g_cell, vu, n_cells)
         if n_num:
             b_num = np.vstack(
                 [block(np.zeros(n_groups, dtype=np.int64), vn[k], 1) for k in range(n_num)]
@@ -481,11 +481,11 @@ def _mean_terms(
     if not variables:
         raise EstimationError("Name at least one variable to estimate.")
     terms = []
-    w = design.weight_values
     for name in variables:
         values = _numeric_values(_variable(design, name, na_rm=na_rm, numeric=True))
         mask = ~np.isnan(values)
-        shift = float(np.average(values[mask], weights=w[mask])) if mask.any() else 0.0
+        # Centre on the plain mean so the sums of squares keep their precision.
+        shift = float(np.nanmean(values)) if mask.any() else 0.0
         terms.append(
             _Term(
                 variable=name,
@@ -557,8 +557,13 @@ def estimate_mean(
     domains = _common(design, by, alpha, min_n, max_cv)
     terms = _mean_terms(design, _as_list(variables), "mean", na_rm)
     return _assemble(
-        terms, domains, _linear(design, terms, domains), df=_df(design, df), alpha=alpha,
-        min_n=min_n, max_cv=max_cv,
+        terms,
+        domains,
+        _linear(design, terms, domains),
+        df=_df(design, df),
+        alpha=alpha,
+        min_n=min_n,
+        max_cv=max_cv,
     )
 
 
@@ -586,8 +591,13 @@ def estimate_total(
     domains = _common(design, by, alpha, min_n, max_cv)
     terms = _mean_terms(design, _as_list(variables), "total", na_rm)
     return _assemble(
-        terms, domains, _linear(design, terms, domains), df=_df(design, df), alpha=alpha,
-        min_n=min_n, max_cv=max_cv,
+        terms,
+        domains,
+        _linear(design, terms, domains),
+        df=_df(design, df),
+        alpha=alpha,
+        min_n=min_n,
+        max_cv=max_cv,
     )
 
 
@@ -653,8 +663,14 @@ def estimate_proportion(
                 )
             )
     return _assemble(
-        terms, domains, _linear(design, terms, domains), df=_df(design, df), alpha=alpha,
-        min_n=min_n, max_cv=max_cv, ci_method=ci_method,
+        terms,
+        domains,
+        _linear(design, terms, domains),
+        df=_df(design, df),
+        alpha=alpha,
+        min_n=min_n,
+        max_cv=max_cv,
+        ci_method=ci_method,
     )
 
 
@@ -699,8 +715,13 @@ def estimate_ratio(
         )
     ]
     return _assemble(
-        terms, domains, _linear(design, terms, domains), df=_df(design, df), alpha=alpha,
-        min_n=min_n, max_cv=max_cv,
+        terms,
+        domains,
+        _linear(design, terms, domains),
+        df=_df(design, df),
+        alpha=alpha,
+        min_n=min_n,
+        max_cv=max_cv,
     )
 
 
@@ -788,8 +809,13 @@ def estimate_quantile(
         proportions = _linear(
             design,
             [
-                _Term(variable=tm.variable, level=tm.level, statistic="proportion",
-                      columns=tm.columns, mask=tm.mask)
+                _Term(
+                    variable=tm.variable,
+                    level=tm.level,
+                    statistic="proportion",
+                    columns=tm.columns,
+                    mask=tm.mask,
+                )
                 for tm in terms
             ],
             domains,

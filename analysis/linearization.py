@@ -21,7 +21,7 @@ import math
 import numpy as np
 from scipy import sparse, stats
 
-from analysis.design import Design, _Structure
+from analysis.design import Design, _Structure, required
 
 RAKE_SWEEPS = 10  # R's svyrecvar back-fits raking margins exactly ten times.
 
@@ -87,21 +87,19 @@ def calibrated_psu_totals(
     if cal is None:
         return x_psu
     if cal.kind == "greg":
-        assert b_cell is not None and cal.model is not None and cal.inverse is not None
-        q_cat = cal.model.shape[1]
-        rhs = cal.model.T @ b_cell
+        model = required(cal.model, "calibration model matrix")
+        q_cat = model.shape[1]
+        rhs = model.T @ required(b_cell, "cell sums")
         if cal.numeric.shape[1]:
-            assert b_numeric is not None
-            rhs = np.vstack([rhs, b_numeric])
-        beta = cal.inverse @ rhs
-        gamma = cal.model @ beta[:q_cat]
+            rhs = np.vstack([rhs, required(b_numeric, "numeric sums")])
+        beta = required(cal.inverse, "calibration inverse") @ rhs
+        gamma = model @ beta[:q_cat]
         totals = x_psu - s.psu_cell_weight @ gamma
         if cal.numeric.shape[1]:
-            assert cal.weight_numeric_psu is not None
-            totals = totals - cal.weight_numeric_psu @ beta[q_cat:]
+            numeric_psu = required(cal.weight_numeric_psu, "numeric PSU sums")
+            totals = totals - numeric_psu @ beta[q_cat:]
         return np.asarray(totals)
-    assert u_cell is not None
-    u = np.array(u_cell, dtype=np.float64, copy=True)
+    u = np.array(required(u_cell, "cell sums"), dtype=np.float64, copy=True)
     adjust = np.zeros_like(u)
     count = cal.cell_count
     indicators = [_indicator(codes) for codes in cal.margins]
@@ -186,9 +184,7 @@ def grouped_variance(
     present: np.ndarray | None = None,
 ) -> np.ndarray:
     """Variances from PSU sums (and calibration-cell sums) of influence values."""
-    totals = calibrated_psu_totals(
-        design, x_psu, b_cell=b_cell, u_cell=u_cell, b_numeric=b_numeric
-    )
+    totals = calibrated_psu_totals(design, x_psu, b_cell=b_cell, u_cell=u_cell, b_numeric=b_numeric)
     return stratified_variance(design, totals, present=present)
 
 

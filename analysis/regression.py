@@ -9,7 +9,6 @@ linearised estimate here), or the replicate variance of the refitted coefficient
 
 from __future__ import annotations
 
-import math
 import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -268,8 +267,8 @@ def fit_logistic(
     subset: str | np.ndarray | pd.Series | None = None,
     alpha: float = 0.05,
     df: float | None = None,
-    tol: float = 1e-12,
-    max_iter: int = 100,
+    tol: float = 1e-8,
+    max_iter: int = 25,
 ) -> RegressionResult:
     """Survey-weighted logistic regression (R's ``svyglm(family=quasibinomial())``).
 
@@ -278,9 +277,11 @@ def fit_logistic(
     y
         Response: 0/1, boolean, or a proportion in [0, 1].
     tol, max_iter
-        Convergence of iteratively reweighted least squares: relative change of the
-        deviance below ``tol`` (R's ``glm.control(epsilon=)``, whose default 1e-8 stops
-        earlier).
+        Convergence of iteratively reweighted least squares: the fit stops when the deviance
+        changes by less than ``tol * (|deviance| + 0.1)``; R's ``glm.control(epsilon=1e-8,
+        maxit=25)`` defaults. The iterations are those of R's ``glm.fit`` (same start, same
+        step, same rule), and the covariance uses the working weights of the last step as R
+        does, so the results agree with R's at any tolerance.
 
     Other parameters are those of :func:`fit_linear`.
 
@@ -360,22 +361,23 @@ def _fit(
     xu = xm[used]
     yu = yv[used]
     _check_rank(xu, w[used], columns)
-    beta, iterations = _solve(xu, yu, w[used], family, tol, max_iter, None)
+    prior = w[used] / w.mean()  # svyglm(rescale=TRUE): weights over their mean
+    fit = _glm_fit(xu, yu, prior, family, tol, max_iter, None)
+    beta = fit.coef
     if isinstance(design, ReplicateDesign):
         reps = []
         for wr in design.replicate_weight_columns():
-            b, _ = _solve(xu, yu, wr[used], family, tol, max_iter, beta)
-            reps.append(b)
+            wu = wr[used]
+            reps.append(_glm_fit(xu, yu, wu / wu.sum(), family, tol, max_iter, beta).coef)
         vcov = design.covariance(beta, np.vstack(reps))
         residual_df = design.degf + 1 - p
     else:
-        eta = xu @ beta
-        mu = eta if family == "gaussian" else _expit(eta)
-        var_w = np.ones_like(mu) if family == "gaussian" else mu * (1 - mu)
-        info = (xu * (w[used] * var_w)[:, None]).T @ xu
-        a_inv = np.linalg.inv(info)
+        # R's svy.varcoef: estimating functions x * working residual * working weight, times
+        # the inverse information of the last weighted least-squares step.
+        a_inv = np.linalg.inv((xu * fit.working_weights[:, None]).T @ xu)
+        influence = (xu * (fit.working_residuals * fit.working_weights)[:, None]) @ a_inv
         z = np.zeros((len(data), p))
-        z[used] = (xu * (yu - mu)[:, None]) @ a_inv
+        z[used] = influence / w[used, None]
         vcov = influence_variance(design, z, used=used)
         s = design._s
         psu_used = np.unique(s.psu[used])
@@ -390,7 +392,7 @@ def _fit(
         df=float(residual_df if df is None else df),
         alpha=alpha,
         n=n_used,
-        iterations=iterations,
+        iterations=fit.iterations,
         _columns=tuple(columns),
     )
 
@@ -408,42 +410,80 @@ def _check_rank(x: np.ndarray, w: np.ndarray, columns: Sequence[_Column]) -> Non
         )
 
 
-def _solve(
+@dataclass(frozen=True, eq=False)
+class _Fit:
+    coef: np.ndarray
+    working_weights: np.ndarray  # prior * mu.eta^2 / variance, of the last step
+    working_residuals: np.ndarray  # (y - mu) / mu.eta at the final coefficients
+    iterations: int
+
+
+_THRESH = 30.0
+_EPS = float(np.finfo(float).eps)
+
+
+def _logit_inverse(eta: np.ndarray) -> np.ndarray:
+    """R's binomial()$linkinv (C_logit_linkinv)."""
+    tmp = np.where(
+        eta < -_THRESH,
+        _EPS,
+        np.where(eta > _THRESH, 1 / _EPS, np.exp(np.clip(eta, -_THRESH, _THRESH))),
+    )
+    return tmp / (1 + tmp)
+
+
+def _logit_mu_eta(eta: np.ndarray) -> np.ndarray:
+    """R's binomial()$mu.eta (C_logit_mu_eta)."""
+    e = np.exp(np.clip(eta, -_THRESH, _THRESH))
+    return np.where(np.abs(eta) > _THRESH, _EPS, e / ((1 + e) * (1 + e)))
+
+
+def _wls(x: np.ndarray, z: np.ndarray, sw: np.ndarray) -> np.ndarray:
+    beta, *_ = linalg.lstsq(x * sw[:, None], z * sw, lapack_driver="gelsy")
+    return np.asarray(beta)
+
+
+def _glm_fit(
     x: np.ndarray,
     y: np.ndarray,
-    w: np.ndarray,
+    prior: np.ndarray,
     family: Family,
     tol: float,
     max_iter: int,
     start: np.ndarray | None,
-) -> tuple[np.ndarray, int]:
+) -> _Fit:
+    """Iteratively reweighted least squares, step for step as R's ``glm.fit``."""
     if family == "gaussian":
-        sw = np.sqrt(w)
-        beta, *_ = linalg.lstsq(x * sw[:, None], y * sw, lapack_driver="gelsy")
-        return np.asarray(beta), 1
+        beta = _wls(x, y, np.sqrt(prior))
+        return _Fit(beta, prior, y - x @ beta, 1)
+    if start is None:
+        mu = (prior * y + 0.5) / (prior + 1)
+        eta = np.log(mu / (1 - mu))
+    else:
+        eta = x @ start
+    mu = _logit_inverse(eta)
+    deviance_old = _binomial_deviance(y, mu, prior)
     beta = np.zeros(x.shape[1]) if start is None else start.copy()
-    deviance_old = math.inf
+    weights = prior
     for iteration in range(1, max_iter + 1):
+        mu_eta = _logit_mu_eta(eta)
+        working = eta + (y - mu) / mu_eta
+        weights = prior * mu_eta * mu_eta / (mu * (1 - mu))
+        beta = _wls(x, working, np.sqrt(weights))
         eta = x @ beta
-        mu = _expit(eta)
-        var = np.clip(mu * (1 - mu), 1e-300, None)
-        working = eta + (y - mu) / var
-        sw = np.sqrt(w * var)
-        beta_new, *_ = linalg.lstsq(x * sw[:, None], working * sw, lapack_driver="gelsy")
-        beta = np.asarray(beta_new)
-        mu = _expit(x @ beta)
-        deviance = _binomial_deviance(y, mu, w)
+        mu = _logit_inverse(eta)
+        deviance = _binomial_deviance(y, mu, prior)
         if abs(deviance - deviance_old) / (abs(deviance) + 0.1) < tol:
-            return beta, iteration
+            return _Fit(beta, weights, (y - mu) / _logit_mu_eta(eta), iteration)
         deviance_old = deviance
     warnings.warn(
         f"Logistic regression did not converge in {max_iter} iterations (relative deviance "
         "change above tol); the coefficients may be unreliable, often because a category "
         "predicts the outcome perfectly.",
         ConvergenceWarning,
-        stacklevel=3,
+        stacklevel=4,
     )
-    return beta, max_iter
+    return _Fit(beta, weights, (y - mu) / _logit_mu_eta(eta), max_iter)
 
 
 def _binomial_deviance(y: np.ndarray, mu: np.ndarray, w: np.ndarray) -> float:

@@ -21,9 +21,9 @@ from typing import Literal, get_args
 
 import numpy as np
 import pandas as pd
-from scipy import sparse
+from scipy import linalg, sparse
 
-from analysis.design import Design, DesignError, _check_column, _numeric
+from analysis.design import Design, DesignError, _check_column, _numeric, required
 from analysis.errors import AnalysisWarning, EstimationError
 
 ReplicateMethod = Literal["JK1", "JKn", "bootstrap", "subbootstrap"]
@@ -66,6 +66,7 @@ class _Replicates:
     scale: float
     rscales: np.ndarray  # (R,)
     n_replicates: int
+    codes: dict = field(default_factory=dict)  # column codes, filled on first use
 
 
 @dataclass(frozen=True, eq=False)
@@ -145,14 +146,14 @@ class ReplicateDesign:
         if r.rows is not None:
             gram = r.rows.T @ r.rows
         else:
-            assert r.factors is not None
-            f = r.factors
+            f = required(r.factors, "replicate factors")
             if f.cell is not None and f.cell_factors is not None:
                 key = f.psu * f.cell_factors.shape[0] + f.cell
                 uniq = np.unique(key)
-                block = f.factors[uniq // f.cell_factors.shape[0]] * f.cell_factors[
-                    uniq % f.cell_factors.shape[0]
-                ]
+                block = (
+                    f.factors[uniq // f.cell_factors.shape[0]]
+                    * f.cell_factors[uniq % f.cell_factors.shape[0]]
+                )
             else:
                 block = f.factors
             gram = block.T @ block
@@ -163,8 +164,7 @@ class ReplicateDesign:
         r = self._r
         if r.rows is not None:
             return r.rows
-        assert r.factors is not None
-        f = r.factors
+        f = required(r.factors, "replicate factors")
         out = r.w[:, None] * f.factors[f.psu]
         if f.cell is not None and f.cell_factors is not None:
             out *= f.cell_factors[f.cell]
@@ -204,8 +204,7 @@ class ReplicateDesign:
             m = sparse.csr_matrix((data, (row_of, col_of)), shape=(n_domains * c, self.n))
             reps = np.asarray(m @ r.rows)  # (D*c, R)
         else:
-            f = r.factors
-            assert f is not None
+            f = required(r.factors, "replicate factors")
             if f.cell is not None and f.cell_factors is not None:
                 n_cells = f.cell_factors.shape[0]
                 unit = f.psu * n_cells + f.cell
@@ -436,23 +435,34 @@ def _build_replicates(design: ReplicateDesign) -> _Replicates:
 
 
 def _pivoted_rank(gram: np.ndarray, tol: float = 1e-5) -> int:
-    """Rank as R's ``qr(x, tol=1e-5)$rank``: a column counts when the norm of its residual
-    on the columns kept before it is at least ``tol`` times its own norm."""
+    """Rank as R's ``qr(x, tol=1e-5)$rank``, from the Gram matrix of the columns: a column
+    counts when the norm of its residual on the columns kept before it is at least ``tol``
+    times its own norm (LINPACK ``dqrdc2`` moves the others to the end)."""
     norms = np.sqrt(np.clip(np.diag(gram), 0, None))
+    try:  # full rank: the Cholesky diagonal holds those residual norms
+        chol = np.linalg.cholesky(gram)
+        if (np.diag(chol) >= tol * norms).all() and (norms > 0).all():
+            return int(gram.shape[0])
+    except np.linalg.LinAlgError:
+        pass
     kept: list[int] = []
-    chol = np.zeros_like(gram)
+    lower = np.zeros((0, 0))
     for j in range(gram.shape[0]):
         if norms[j] == 0:
             continue
         if kept:
-            lj = np.linalg.solve(chol[np.ix_(kept, kept)], gram[kept, j])
+            lj = linalg.solve_triangular(lower, gram[kept, j], lower=True)
             resid2 = gram[j, j] - lj @ lj
         else:
             lj = np.zeros(0)
             resid2 = gram[j, j]
         if resid2 > 0 and math.sqrt(resid2) >= tol * norms[j]:
-            chol[j, kept] = lj
-            chol[j, j] = math.sqrt(resid2)
+            k = len(kept)
+            grown = np.zeros((k + 1, k + 1))
+            grown[:k, :k] = lower
+            grown[k, :k] = lj
+            grown[k, k] = math.sqrt(resid2)
+            lower = grown
             kept.append(j)
     return len(kept)
 
@@ -511,13 +521,14 @@ def _bootstrap(
         count = int(s.psu_count[h])
         f = float(s.fpc_factor[h])
         population = None if f >= 1.0 else round(count / (1.0 - f))
-        for r in range(replicates):
-            if population is None:
-                draws = rng.integers(0, count, size=count)
-            else:
-                pseudo = np.resize(np.arange(count), population)
-                draws = rng.choice(pseudo, size=count, replace=False)
-            factors[start : start + count, r] = np.bincount(draws, minlength=count)
+        if population is None:
+            draws = rng.integers(0, count, size=(replicates, count))
+        else:
+            pseudo = np.resize(np.arange(count), population)
+            draws = np.stack(
+                [rng.choice(pseudo, size=count, replace=False) for _ in range(replicates)]
+            )
+        factors[start : start + count] = _counts(draws, count).T
     nbar = 1.0 / np.mean(1.0 / s.psu_count)
     scale = nbar / ((nbar - 1) * (replicates - 1))
     return factors, float(scale), np.ones(replicates)
@@ -536,20 +547,23 @@ def _subbootstrap(
                 f"ReplicateDesign: stratum {s.stratum_labels[h]!r} has one PSU; the Rao-Wu "
                 "bootstrap needs at least two per stratum."
             )
-        for r in range(replicates):
-            draws = rng.integers(0, count, size=count - 1)
-            factors[start : start + count, r] = (
-                np.bincount(draws, minlength=count) * count / (count - 1)
-            )
+        draws = rng.integers(0, count, size=(replicates, count - 1))
+        factors[start : start + count] = _counts(draws, count).T * count / (count - 1)
     return factors, 1.0 / (replicates - 1), np.ones(replicates)
+
+
+def _counts(draws: np.ndarray, size: int) -> np.ndarray:
+    """(replicates, size) number of times each index was drawn in each row of ``draws``."""
+    rows = np.repeat(np.arange(draws.shape[0]), draws.shape[1])
+    flat = np.bincount(rows * size + draws.ravel(), minlength=draws.shape[0] * size)
+    return flat.reshape(draws.shape[0], size).astype(np.float64)
 
 
 def _recalibrate(design: Design, factors: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Cell factors that bring every replicate back to the calibrated totals."""
     s = design._s
-    cal = s.calibration
-    model = design.calibration
-    assert cal is not None and model is not None
+    cal = required(s.calibration, "calibration")
+    model = required(design.calibration, "calibration model")
     if model.method in ("linear", "logit") or model.numeric:
         raise EstimationError(
             f"ReplicateDesign: weights calibrated with method={model.method!r} cannot be "

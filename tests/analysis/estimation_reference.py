@@ -96,7 +96,11 @@ def nest() -> Design:
 def lonely(mode: str) -> Design:
     """``svydesign(id=~dnum2, strata=~stype, weights=~pw, nest=TRUE)``: stratum H has one PSU."""
     return Design(
-        api("apistrat"), weights="pw", strata="stype", cluster="dnum2", nest=True,
+        api("apistrat"),
+        weights="pw",
+        strata="stype",
+        cluster="dnum2",
+        nest=True,
         lonely_psu=mode,  # type: ignore[arg-type]
     )
 
@@ -124,8 +128,13 @@ def close(actual: float, expected: float | None, *, rel: float = REL, scale: flo
 
 
 def assert_close(
-    actual: Sequence[float], expected: Sequence[float | None], *, what: str, call: str,
-    rel: float = REL, scale: Sequence[float] | None = None,
+    actual: Sequence[float],
+    expected: Sequence[float | None],
+    *,
+    what: str,
+    call: str,
+    rel: float = REL,
+    scale: Sequence[float] | None = None,
 ) -> None:
     assert len(actual) == len(expected), f"{what}: {len(actual)} values, R has {len(expected)}"
     for i, (a, e) in enumerate(zip(actual, expected, strict=True)):
@@ -148,8 +157,7 @@ def assert_matches(
         if expected is None or (isinstance(expected, list) and not expected):
             continue
         actual = [float(getattr(e, field)) for e in estimates]
-        assert_close(actual, expected, what=f"{name}.{field}", call=r["call"], rel=rel,
-                     scale=scale)
+        assert_close(actual, expected, what=f"{name}.{field}", call=r["call"], rel=rel, scale=scale)
     if "df" in r:
         expected_df = math.inf if r["df"] is None else r["df"]
         for e in estimates:

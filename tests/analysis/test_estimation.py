@@ -11,7 +11,6 @@ import shutil
 import subprocess
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -90,8 +89,11 @@ def test_domain_proportions_match_r():
     est = estimate_proportion(strat(), "sch.wide", by="stype")
     names = ref("strat_by_prop")["names"]  # "E:sch.wideNo", ...
     ordered = [
-        est.find(variable="sch.wide", level=n.split(":")[1].removeprefix("sch.wide"),
-                 stype=n.split(":")[0])
+        est.find(
+            variable="sch.wide",
+            level=n.split(":")[1].removeprefix("sch.wide"),
+            stype=n.split(":")[0],
+        )
         for n in names
     ]
     assert_matches(ordered, "strat_by_prop")
@@ -137,10 +139,13 @@ def test_cluster_total_matches_r():
 def test_cluster_domain_means_and_totals_match_r():
     """svyby(~api00, ~stype, dclus1, svymean, deff=TRUE); svyby(~enroll, ~stype, dclus1,
     svytotal, deff=TRUE)"""
-    assert_matches(in_r_order(estimate_mean(clus1(), "api00", by="stype"), "clus1_by_mean"),
-                   "clus1_by_mean")
-    assert_matches(in_r_order(estimate_total(clus1(), "enroll", by="stype"), "clus1_by_total"),
-                   "clus1_by_total")
+    assert_matches(
+        in_r_order(estimate_mean(clus1(), "api00", by="stype"), "clus1_by_mean"), "clus1_by_mean"
+    )
+    assert_matches(
+        in_r_order(estimate_total(clus1(), "enroll", by="stype"), "clus1_by_total"),
+        "clus1_by_total",
+    )
 
 
 def test_two_domain_variables_match_r():
@@ -190,8 +195,12 @@ def test_domain_logit_intervals_match_svyciprop():
     est = estimate_proportion(clus1(), "sch.wide", by="stype", ci_method="logit")
     yes = [e for e in est if e.level == "Yes"]
     # svyciprop's estimate comes from a glm fit at R's default tolerance (1e-8 on the deviance).
-    assert_matches(in_r_order(yes, "clus1_by_ciprop"), "clus1_by_ciprop",
-                   fields=("estimate", "ci_lower", "ci_upper"), rel=1e-8)
+    assert_matches(
+        in_r_order(yes, "clus1_by_ciprop"),
+        "clus1_by_ciprop",
+        fields=("estimate", "ci_lower", "ci_upper"),
+        rel=1e-8,
+    )
 
 
 # --------------------------------------------------------------------------------------------
@@ -201,8 +210,9 @@ def test_domain_logit_intervals_match_svyciprop():
 def test_two_stage_first_stage_matches_r():
     """svymean(~api00, dclus2, deff=TRUE) with dclus2 = svydesign(id=~dnum+snum, weights=~pw)"""
     assert_matches(estimate_mean(clus2(), "api00"), "clus2_mean")
-    assert_matches(in_r_order(estimate_mean(clus2(), "api00", by="stype"), "clus2_by_mean"),
-                   "clus2_by_mean")
+    assert_matches(
+        in_r_order(estimate_mean(clus2(), "api00", by="stype"), "clus2_by_mean"), "clus2_by_mean"
+    )
 
 
 def test_two_stage_missing_values_match_r():
@@ -304,15 +314,18 @@ def test_default_rake_is_close_to_r():
     assert_matches(estimate_mean(design, ["api00", "api99"]), "cal_rakedefault_mean", rel=rel)
     assert_matches(estimate_total(design, "enroll"), "cal_rakedefault_total", rel=rel)
     name = "cal_rakedefault_by_mean"
-    assert_matches(in_r_order(estimate_mean(design, "api00", by="comp.imp"), name), name,
-                   rel=rel)
+    assert_matches(in_r_order(estimate_mean(design, "api00", by="comp.imp"), name), name, rel=rel)
 
 
 def test_numeric_only_calibration_matches_r():
     """svymean(~api00, calibrate(dstrat, ~api99, c(6194, 3914069)), deff=TRUE); svyby(~api00,
     ~sch.wide, ...)"""
     design = Design(
-        api("apistrat"), weights="w_cal_num", strata="stype", fpc="fpc", base_weights="pw",
+        api("apistrat"),
+        weights="w_cal_num",
+        strata="stype",
+        fpc="fpc",
+        base_weights="pw",
         calibration=CalibrationModel(numeric=("api99",), method="linear"),
     )
     assert_matches(estimate_mean(design, "api00"), "strat_cal_num_mean")
@@ -333,7 +346,10 @@ def test_calibrated_design_without_base_weights_is_close_to_r():
     """calibrate(dclus1, ~stype+api99, ...) residuals weighted by the calibrated weights
     instead of R's base weights: close to R (order of the calibration adjustment), not equal."""
     design = Design(
-        api("apiclus1"), weights="w_linear", cluster="dnum", fpc="fpc",
+        api("apiclus1"),
+        weights="w_linear",
+        cluster="dnum",
+        fpc="fpc",
         calibration=CALIBRATIONS["linear"],
     )
     se = estimate_mean(design, "api00")[0].se
@@ -355,8 +371,18 @@ def test_results_export_to_frame_and_json_ready_records():
     )
     assert len(frame) == 6
     records = est.to_records()
-    assert set(records[0]) >= {"by", "variable", "level", "estimate", "se", "ci_lower",
-                               "ci_upper", "df", "n", "deff"}
+    assert set(records[0]) >= {
+        "by",
+        "variable",
+        "level",
+        "estimate",
+        "se",
+        "ci_lower",
+        "ci_upper",
+        "df",
+        "n",
+        "deff",
+    }
     assert records[0]["by"] == {"stype": "E"}
     json.dumps(records, allow_nan=False)
 
@@ -470,22 +496,31 @@ FRAME = pd.DataFrame(
 
 
 def test_missing_design_column_is_named_with_a_suggestion():
-    with pytest.raises(DesignError, match=r"the weights column 'ww' is not in the data\. Did you "
-                       r"mean 'w'\?"):
+    with pytest.raises(
+        DesignError,
+        match=r"the weights column 'ww' is not in the data\. Did you "
+        r"mean 'w'\?",
+    ):
         Design(FRAME, weights="ww")
 
 
 def test_weights_must_be_positive():
     bad = FRAME.assign(w=[1.0, 0.0, 3.0, -1.0, 5.0, 6.0])
-    with pytest.raises(DesignError, match=r"'w' has 2 value\(s\) that are not positive \(first "
-                       r"at row 1: 0\)"):
+    with pytest.raises(
+        DesignError,
+        match=r"'w' has 2 value\(s\) that are not positive \(first "
+        r"at row 1: 0\)",
+    ):
         Design(bad, weights="w")
 
 
 def test_design_columns_may_not_be_missing():
     bad = FRAME.assign(h=["a", None, "a", "b", "b", "b"])
-    with pytest.raises(DesignError, match=r"strata column 'h' has 1 missing value\(s\) \(first "
-                       r"at row 1\)"):
+    with pytest.raises(
+        DesignError,
+        match=r"strata column 'h' has 1 missing value\(s\) \(first "
+        r"at row 1\)",
+    ):
         Design(bad, weights="w", strata="h")
 
 
@@ -539,11 +574,15 @@ def test_lonely_psu_option_is_checked():
 
 def test_calibration_columns_are_checked():
     with pytest.raises(DesignError, match=r"calibration column 'sex' is not in the data"):
-        Design(FRAME, weights="w", calibration=CalibrationModel(categorical=("sex",),
-                                                                method="rake"))
+        Design(
+            FRAME, weights="w", calibration=CalibrationModel(categorical=("sex",), method="rake")
+        )
     with pytest.raises(DesignError, match=r"method 'rake' uses categorical margins only"):
-        Design(FRAME, weights="w", calibration=CalibrationModel(categorical=("h",),
-                                                                numeric=("y",), method="rake"))
+        Design(
+            FRAME,
+            weights="w",
+            calibration=CalibrationModel(categorical=("h",), numeric=("y",), method="rake"),
+        )
 
 
 def test_weights_must_be_numeric():
@@ -591,8 +630,7 @@ def samples(draw):
     )
 
 
-SETTINGS = settings(max_examples=40, deadline=None,
-                    suppress_health_check=[HealthCheck.too_slow])
+SETTINGS = settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 
 @SETTINGS
@@ -633,12 +671,14 @@ def test_domain_totals_of_a_partition_add_up_to_the_total(data):
     parts = estimate_total(design, "y", by="g")
     assert sum(p.estimate for p in parts) == pytest.approx(whole.estimate, rel=1e-9, abs=1e-6)
     means = estimate_mean(design, "y", by="g")
-    sizes = estimate_total(design.__class__(data.assign(one=1.0), weights="w", strata="h",
-                                            cluster="psu"), "one", by="g")
+    sizes = estimate_total(
+        design.__class__(data.assign(one=1.0), weights="w", strata="h", cluster="psu"),
+        "one",
+        by="g",
+    )
     combined = sum(m.estimate * s.estimate for m, s in zip(means, sizes, strict=True))
     overall = estimate_mean(design, "y")[0].estimate
-    assert combined / sum(s.estimate for s in sizes) == pytest.approx(overall, rel=1e-9,
-                                                                      abs=1e-9)
+    assert combined / sum(s.estimate for s in sizes) == pytest.approx(overall, rel=1e-9, abs=1e-9)
 
 
 # --------------------------------------------------------------------------------------------
@@ -656,8 +696,9 @@ def test_r_script_reproduces_the_committed_output(tmp_path: Path):
     """Rscript tests/reference/estimation.R <tmp>: same numbers and data as committed."""
     rscript = shutil.which("Rscript")
     assert rscript is not None, "Rscript is not installed (scripts/setup.sh installs it)"
-    subprocess.run([rscript, str(R_SCRIPT), str(tmp_path)], check=True, capture_output=True,
-                   timeout=600)
+    subprocess.run(
+        [rscript, str(R_SCRIPT), str(tmp_path)], check=True, capture_output=True, timeout=600
+    )
     fresh = json.loads((tmp_path / "estimation_r.json").read_text())
     committed = json.loads(R_OUTPUT.read_text())
     assert fresh.keys() == committed.keys()
@@ -665,8 +706,13 @@ def test_r_script_reproduces_the_committed_output(tmp_path: Path):
         for key, value in result.items():
             got = fresh[name][key]
             if isinstance(value, list) and value and isinstance(value[0], float | int):
-                assert_close([math.nan if g is None else g for g in got], value,
-                             what=f"{name}.{key}", call="rerun", rel=1e-12)
+                assert_close(
+                    [math.nan if g is None else g for g in got],
+                    value,
+                    what=f"{name}.{key}",
+                    call="rerun",
+                    rel=1e-12,
+                )
             else:
                 assert got == value, f"{name}.{key}"
     for csv in sorted((R_OUTPUT.parent / "data").glob("est_*.csv")):

@@ -168,7 +168,11 @@ put("clus1_by_quantile",
     by = as.character(qb$sch.wide), estimate = qb$api00, se = qb$se,
     ci_lower = qb$ci_l, ci_upper = qb$ci_u, df = df)
 put_glm("clus1_logit",
-        "svyglm(I(sch.wide=='Yes') ~ ell + meals + stype, dclus1, family=quasibinomial, control=glm.control(epsilon=1e-14))",
+        "svyglm(I(sch.wide=='Yes') ~ ell + meals + stype, dclus1, family=quasibinomial)",
+        svyglm(I(sch.wide == "Yes") ~ ell + meals + stype, design = dclus1,
+               family = quasibinomial))
+put_glm("clus1_logit_tight",
+        "svyglm(I(sch.wide=='Yes') ~ ell + meals + stype, dclus1, family=quasibinomial, control=glm.control(epsilon=1e-14, maxit=100))",
         svyglm(I(sch.wide == "Yes") ~ ell + meals + stype, design = dclus1,
                family = quasibinomial, control = tight))
 put_glm("clus1_glm_subset", "svyglm(api00 ~ ell + meals, dclus1, subset=stype=='E')",
@@ -279,8 +283,7 @@ for (nm in names(cal)) {
   put_glm(paste0(tag, "_glm"), paste0(what, "svyglm(api00 ~ ell + meals + mobility, d)"),
           svyglm(api00 ~ ell + meals + mobility, design = d))
   put_glm(paste0(tag, "_logit"), paste0(what, "svyglm(I(comp.imp=='Yes') ~ ell + meals, d, family=quasibinomial)"),
-          svyglm(I(comp.imp == "Yes") ~ ell + meals, design = d, family = quasibinomial,
-                 control = tight))
+          svyglm(I(comp.imp == "Yes") ~ ell + meals, design = d, family = quasibinomial))
 }
 
 # A stratified design calibrated on a numeric variable only (intercept + api99).
@@ -314,8 +317,7 @@ put_rep <- function(prefix, what, r) {
   put_glm(paste0(prefix, "_glm"), paste0("svyglm(api00 ~ ell + meals, ", what, ")"),
           svyglm(api00 ~ ell + meals, design = r))
   put_glm(paste0(prefix, "_logit"), paste0("svyglm(I(sch.wide=='Yes') ~ ell + meals, ", what, ", family=quasibinomial)"),
-          svyglm(I(sch.wide == "Yes") ~ ell + meals, design = r, family = quasibinomial,
-                 control = tight))
+          svyglm(I(sch.wide == "Yes") ~ ell + meals, design = r, family = quasibinomial))
 }
 put_rep("rep_jk1", "as.svrepdesign(dclus1, type='JK1')", as.svrepdesign(dclus1, type = "JK1"))
 put_rep("rep_jkn", "as.svrepdesign(dstrat, type='JKn')", as.svrepdesign(dstrat, type = "JKn"))
@@ -326,6 +328,17 @@ put_rep("rep_jk1_rake",
         "rake(as.svrepdesign(dclus1, type='JK1'), list(~stype, ~sch.wide), ..., control=list(maxit=200, epsilon=1e-15))",
         rake(as.svrepdesign(dclus1, type = "JK1"), list(~stype, ~sch.wide),
              list(pop_types, pop_schwide), control = list(maxit = 200, epsilon = 1e-15)))
+
+for (mode in c("remove", "adjust", "average")) {
+  options(survey.lonely.psu = mode)
+  r <- as.svrepdesign(dlonely, type = "JKn")
+  df <- degf(r)
+  put(paste0("rep_lonely_", mode, "_degf"), paste0("options(survey.lonely.psu='", mode, "'); degf(as.svrepdesign(dlonely, type='JKn'))"),
+      df = df, scale = r$scale, rscales = r$rscales)
+  put_stat(paste0("rep_lonely_", mode, "_mean"), paste0("options(survey.lonely.psu='", mode, "'); svymean(~api00+api99, as.svrepdesign(dlonely, type='JKn'))"),
+           svymean(~api00 + api99, r), df, deff = FALSE)
+}
+options(survey.lonely.psu = "fail")
 
 set.seed(20260101)
 boot <- as.svrepdesign(dstrat, type = "bootstrap", replicates = 50)
