@@ -236,9 +236,13 @@ def _purge(conn: sqlite3.Connection, t: float, settings: AccessSettings) -> None
     )
 
 
-def _refusal(account: _Counter, client: _Counter | None, t: float) -> SignInFailure | None:
+def _refusal(
+    account: _Counter, client: _Counter | None, t: float, settings: AccessSettings
+) -> SignInFailure | None:
+    # Waits are capped by the settings, so a clock that went backwards (or differs between
+    # processes) cannot make them longer than configured.
     if account.locked_until > t:
-        wait = account.locked_until - t
+        wait = min(account.locked_until - t, settings.lockout_seconds)
         return SignInFailure(
             "locked",
             f"Too many failed sign-ins for this username: it is locked for {_duration(wait)}. "
@@ -246,14 +250,15 @@ def _refusal(account: _Counter, client: _Counter | None, t: float) -> SignInFail
             wait,
         )
     if client is not None and client.locked_until > t:
-        wait = client.locked_until - t
+        wait = min(client.locked_until - t, settings.lockout_seconds)
         return SignInFailure(
             "locked",
             f"Too many failed sign-ins from this browser: wait {_duration(wait)} before trying "
             "again.",
             wait,
         )
-    wait = max(account.next_allowed, client.next_allowed if client else 0.0) - t
+    wait = min(max(account.next_allowed, client.next_allowed if client else 0.0) - t,
+               settings.failure_delay_max_seconds)
     if wait > 0:
         return SignInFailure(
             "throttled",
@@ -316,12 +321,15 @@ def authenticate(
     client_key = client_digest(client) if client else None
     account = read_accounts(settings.accounts_path).accounts.get(user)
     known = account.username if account is not None else None
+    # Made once per process and parameters, whoever signs in first, so that its one-off cost
+    # does not single out the first unknown username.
+    dummy = dummy_hash(settings)
     state = _state(settings)
 
     with state.transaction() as conn:
         acc = _counter(conn, "account", account_key, t, settings)
         cli = _counter(conn, "client", client_key, t, settings) if client_key else None
-        refusal = _refusal(acc, cli, t)
+        refusal = _refusal(acc, cli, t, settings)
         if refusal is not None:
             record_event(conn, "signin_refused", at=t, username=known, client=client_key,
                          detail=refusal.reason)
@@ -329,7 +337,7 @@ def authenticate(
         provisional = _after_failure(acc, t, settings.lockout_threshold, settings)
         _store(conn, "account", account_key, provisional)
 
-    stored = account.password_hash if account is not None else dummy_hash(settings)
+    stored = account.password_hash if account is not None else dummy
     right = verify_password(stored, password, settings=settings) and account is not None
 
     if right and account is not None and not account.disabled:
