@@ -18,8 +18,9 @@ stored in the PHC string format (``$argon2id$v=19$m=...,t=...,p=...$salt$hash``)
 carries its own parameters, so a change of cost settings is noticed and the password is
 rehashed at the next successful sign-in. The default cost (``m = 19456`` KiB = 19 MiB,
 ``t = 2``, ``p = 1``) is the OWASP Password Storage Cheat Sheet's recommended minimum for
-Argon2id; it takes some 50-100 ms per hash on one core of the project's machine. RFC 9106's
-second recommended option (``m = 65536``, ``t = 3``, ``p = 4``) costs about ten times more.
+Argon2id; one verification takes about 25 ms on the project's 2-core machine (median,
+``bench/bench_access.py``), more under load. RFC 9106's second recommended option
+(``m = 65536``, ``t = 3``, ``p = 4``) costs about five times more (about 135 ms).
 """
 
 from __future__ import annotations

@@ -3,6 +3,7 @@ per-client counting, the unknown-user path, sessions, rehashing and the audit tr
 
 from __future__ import annotations
 
+import contextlib
 import re
 import sqlite3
 import string
@@ -480,7 +481,7 @@ def test_hand_edits_of_the_accounts_file_are_noticed(admin: AccessSettings) -> N
 
 def test_sessions_are_stored_hashed(admin: AccessSettings) -> None:
     session = sign_in(admin)
-    with sqlite3.connect(admin.state_file) as conn:
+    with contextlib.closing(sqlite3.connect(admin.state_file)) as conn:
         stored = [r[0] for r in conn.execute("SELECT token_hash FROM sessions")]
     assert stored == [secret_digest(session.session_id, purpose="session")]
     for path in admin.state_file.parent.iterdir():
@@ -541,7 +542,7 @@ def test_no_password_is_ever_stored_in_the_state(admin: AccessSettings) -> None:
 
 
 def test_audit_trail_is_append_only(admin: AccessSettings) -> None:
-    with sqlite3.connect(admin.state_file) as conn:
+    with contextlib.closing(sqlite3.connect(admin.state_file)) as conn:
         with pytest.raises(sqlite3.IntegrityError, match="append-only"):
             conn.execute("UPDATE audit SET detail = 'x'")
         with pytest.raises(sqlite3.IntegrityError, match="append-only"):
@@ -549,7 +550,7 @@ def test_audit_trail_is_append_only(admin: AccessSettings) -> None:
 
 
 def test_processes_share_the_state_through_sqlite_wal(admin: AccessSettings) -> None:
-    with sqlite3.connect(AccessSettings(**CHEAP_ARGON2, data_dir=admin.data_dir).state_file) as c:
+    with contextlib.closing(sqlite3.connect(admin.state_file)) as c:
         authenticate("wang.li", WRONG, now=at(0), settings=admin)
         assert c.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
         assert c.execute("SELECT failures FROM throttle WHERE kind = 'account'").fetchone()[0] == 1
