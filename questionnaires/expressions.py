@@ -250,6 +250,15 @@ def _tokenize(text: str) -> list[_Token]:
             value = float(m.group())
             if not math.isfinite(value):
                 raise _error(text, i, f"The number at position {i} is too large")
+            after = m.end()
+            if after < n and (text[after].isalnum() or text[after] in "._"):
+                stuck = re.match(r"[.\w]+", text[after:])
+                raise _error(
+                    text, after,
+                    f"Unexpected {stuck.group() if stuck else text[after]!r} right after the "
+                    f"number {m.group()} at position {after}: write numbers like 18 or 2.5 "
+                    "(no exponents, units or trailing '.')",
+                )
             tokens.append(_Token("number", m.group(), i, value))
             i = m.end()
             continue
@@ -523,9 +532,6 @@ class _Parser:
             "another comparison; combine them with and, e.g. 1 < ${x} and ${x} < 5",
         )
 
-    def next_is(self, kind: str) -> bool:
-        return self.i + 1 < len(self.tokens) and self.tokens[self.i + 1].kind == kind
-
     # -- grammar ------------------------------------------------------------------------------
     def parse(self) -> _Node:
         if self.peek().kind == "end":
@@ -536,6 +542,9 @@ class _Parser:
         token = self.peek()
         if token.kind == ")":
             raise self.error(token.pos, f"Unexpected ')' at position {token.pos}")
+        if token.kind == "word" and token.text not in _KEYWORDS and token.text not in _FUNCTIONS:
+            self.advance()
+            self.parse_word(token)  # raises: an unknown word
         if token.kind != "end":
             value_start = token.kind in ("number", "string", "ref", "self", "(") or (
                 token.kind == "word" and token.text not in _KEYWORDS - {"true", "false"}
@@ -631,7 +640,7 @@ class _Parser:
             if self.peek().kind == "end":
                 raise self.unexpected(self.peek(), after=token)
             node = self.parse_or()
-            self.expect_close(token, "(")
+            self.expect_close(token, "the '('")
             self.depth -= 1
             return node
         if token.kind == "word":
@@ -645,11 +654,11 @@ class _Parser:
             return
         if token.kind == "end":
             raise self.error(
-                opening.pos, f"Missing ')' to close the {what} at position {opening.pos}"
+                opening.pos, f"Missing ')' to close {what} at position {opening.pos}"
             )
         raise self.error(
             token.pos,
-            f"Unexpected {token.describe()} at position {token.pos}: expected ')' to close the "
+            f"Unexpected {token.describe()} at position {token.pos}: expected ')' to close "
             f"{what} at position {opening.pos}",
         )
 
@@ -713,7 +722,7 @@ class _Parser:
                     self.advance()
                     continue
                 break
-        self.expect_close(name_token, f"{name_token.text}()")
+        self.expect_close(name_token, f"{name_token.text}(")
         self.depth -= 1
         count = len(args)
         if count < low or (high is not None and count > high):
@@ -823,12 +832,14 @@ class _Checker:
         self_symbol: Symbol | None,
         all_names: Collection[str],
         allow_self: bool,
+        allow_self_reference: bool = False,
     ) -> None:
         self.text = text
         self.symbols = symbols
         self.self_symbol = self_symbol
         self.all_names = all_names
         self.allow_self = allow_self
+        self.allow_self_reference = allow_self_reference
         self.types: dict[int, _Type] = {}
 
     def error(self, position: int, message: str) -> ExpressionError:
@@ -885,7 +896,11 @@ class _Checker:
 
     def check_ref(self, node: _Ref) -> _Type:
         name = node.name
-        if self.self_symbol is not None and name == self.self_symbol.name:
+        if (
+            self.self_symbol is not None
+            and name == self.self_symbol.name
+            and not self.allow_self_reference
+        ):
             raise self.error(
                 node.pos,
                 f"${{{name}}} refers to this question itself; an expression can only refer to "
@@ -901,10 +916,13 @@ class _Checker:
                 "earlier questions",
             )
         candidates = list(dict.fromkeys([*self.symbols, *self.all_names]))
-        suggestions = difflib.get_close_matches(name, candidates, n=1)
+        suggestions = [c for c in candidates if c.lower() == name.lower()][:1]
         if not suggestions:
-            suggestions = [c for c in candidates if c.lower() == name.lower()][:1]
-        hint = f" (did you mean ${{{suggestions[0]}}}?)" if suggestions else ""
+            suggestions = difflib.get_close_matches(name, candidates, n=1)
+        hint = (
+            f" (did you mean ${{{suggestions[0]}}}?)" if suggestions
+            else ": no question, matrix item or derived score has that name"
+        )
         raise self.error(node.pos, f"Unknown reference ${{{name}}}{hint}")
 
     def check_self(self, node: _Self) -> _Type:
@@ -1042,7 +1060,7 @@ class _Checker:
         value = literal.value
         if value in symbol.options or value in symbol.specials or value == "":
             return
-        names = [*symbol.options, *symbol.specials]
+        names = [*symbol.options, *(s for s in SPECIAL_CODES if s in symbol.specials)]
         listed = ", ".join(names[:12]) + (", ..." if len(names) > 12 else "")
         suggestions = difflib.get_close_matches(value, names, n=1)
         hint = f" (did you mean '{suggestions[0]}'?)" if suggestions else ""
@@ -1368,7 +1386,25 @@ class _Vec:
 
     def valid(self) -> Any:
         """Rows with a real (non-empty, non-special) answer."""
+        if np.ndim(self.special) == 0 and self.special == 0:
+            return ~self.empty
         return ~self.empty & (self.special == 0)
+
+
+def _or(a: Any, b: Any) -> Any:
+    """``a | b`` for masks, without a pass over the rows when either is a constant."""
+    if np.ndim(a) == 0:
+        return b if not a else np.bool_(True)
+    if np.ndim(b) == 0:
+        return a if not b else np.bool_(True)
+    return a | b
+
+
+def _pick(truth: Any, a: Any, b: Any) -> Any:
+    """``np.where(truth, a, b)`` for masks, short-cutting equal constants."""
+    if np.ndim(a) == 0 and np.ndim(b) == 0 and bool(a) == bool(b):
+        return np.bool_(a)
+    return np.where(truth, a, b)
 
 
 def _symbol_of(vec: _Vec) -> Symbol:
@@ -1502,7 +1538,9 @@ class _Vector:
 
     def plain(self, vec: _Vec) -> _Vec:
         """The value as it leaves if()/coalesce(): special answers become empty."""
-        empty = vec.empty | (vec.special != 0)
+        empty = vec.empty if np.ndim(vec.special) == 0 and vec.special == 0 else (
+            vec.empty | (vec.special != 0)
+        )
         if vec.kind == "number":
             return _Vec("number", vec.values, empty)
         if vec.kind == "boolean":
@@ -1618,11 +1656,7 @@ class _Vector:
             condition = self.ev(args[0])
             truth = condition.values & ~condition.empty
             a, b = self.plain(self.ev(args[1])), self.plain(self.ev(args[2]))
-            return _Vec(
-                a.kind,
-                np.where(truth, a.values, b.values),
-                np.where(truth, a.empty, b.empty),
-            )
+            return _Vec(a.kind, np.where(truth, a.values, b.values), _pick(truth, a.empty, b.empty))
         if name == "coalesce":
             parts = [self.plain(self.ev(arg)) for arg in args]
             result = parts[-1]
@@ -1635,7 +1669,7 @@ class _Vector:
         xs = [self.ev(arg) for arg in args]
         empty = ~xs[0].valid()
         for x in xs[1:]:
-            empty = empty | ~x.valid()
+            empty = _or(empty, ~x.valid())
         with np.errstate(all="ignore"):
             if name == "min":
                 values = np.minimum.reduce([np.broadcast_to(x.values, (self.n,)) for x in xs])
@@ -1650,7 +1684,7 @@ class _Vector:
                 values = _round_kernel(
                     np.broadcast_to(xs[0].values, (self.n,)), np.broadcast_to(digits, (self.n,))
                 )
-                empty = empty | ~np.isfinite(values)
+                empty = _or(empty, ~np.isfinite(values))
         return _Vec("number", values, empty)
 
 
@@ -1676,7 +1710,7 @@ def _vector_arith(op: str, a: Any, a_empty: Any, b: Any, b_empty: Any) -> tuple[
             out = a / b
         else:
             out = np.fmod(a, b)
-        empty = a_empty | b_empty | ~np.isfinite(out)
+        empty = _or(_or(a_empty, b_empty), ~np.isfinite(out))
     return out, empty
 
 
@@ -1887,6 +1921,7 @@ class Expression:
             self_symbol=self_symbol,
             all_names=(),
             allow_self=True,
+            allow_self_reference=True,
         )
         t = checker.check(self._root)
         if t.kind == "multi":
