@@ -178,8 +178,7 @@ def _run(args: argparse.Namespace, settings: AccessSettings, stdin: TextIO, out:
         out.write(f"Added account '{account.username}' ({account.role}).\n")
     elif command == "set-password":
         user = check_username(args.username)
-        load_accounts(settings=settings)  # a broken file is reported before the password
-        if user not in load_accounts(settings=settings).accounts:
+        if user not in load_accounts(settings=settings).accounts:  # before asking for it
             raise AccessError(
                 f"There is no account '{user}'. Check the name with: {PROG} list"
             )

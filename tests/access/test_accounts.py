@@ -9,6 +9,7 @@ import stat
 import subprocess
 import textwrap
 import tomllib
+import unicodedata
 from pathlib import Path
 
 import pytest
@@ -224,7 +225,7 @@ def test_example_file_parses_and_its_example_block_is_the_real_layout(tmp_path: 
 
 _names = st.text(
     alphabet=st.characters(blacklist_categories=("Cc", "Cs")), min_size=1, max_size=40
-).filter(lambda s: s.strip() and s == __import__("unicodedata").normalize("NFKC", s).strip())
+).filter(lambda s: bool(s.strip()) and s == unicodedata.normalize("NFKC", s).strip())
 
 
 @hsettings(max_examples=60, deadline=None)
