@@ -11,6 +11,7 @@ import json
 import math
 import shutil
 import subprocess
+import sys
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -340,7 +341,7 @@ def test_propensity_standard_error_accounts_for_estimated_weights():
     effect = ipw(design(), Y, T, COVARIATES)
     assert effect.se < effect.details["se_weights_fixed"]
     jk = ReplicateDesign.from_design(design(), method="JKn")
-    for method in ("difference", "ipw", "aipw"):
+    for method in ("difference", "regression", "ipw", "aipw"):
         lin = estimate_effect(design(), Y, T, method=method,
                               covariates=[] if method == "difference" else COVARIATES)
         rep = estimate_effect(jk, Y, T, method=method,
@@ -586,6 +587,16 @@ def test_campaign_must_be_constant_within_a_province():
 def test_reference_output_is_committed_beside_its_script():
     assert R_SCRIPT.exists() and R_OUTPUT.exists()
     assert reference()["_about"]["survey"] == "4.1.1"
+
+
+def test_reference_data_are_the_simulations(tmp_path: Path):
+    """tests/reference/effect_data.py regenerates the committed CSVs byte for byte."""
+    subprocess.run([sys.executable, str(REFERENCE / "effect_data.py"), str(tmp_path)],
+                   check=True, capture_output=True, timeout=120)
+    names = sorted(p.name for p in (REFERENCE / "data").glob("effect_*.csv"))
+    assert names == sorted(p.name for p in tmp_path.glob("effect_*.csv"))
+    for name in names:
+        assert (tmp_path / name).read_bytes() == (REFERENCE / "data" / name).read_bytes(), name
 
 
 @pytest.mark.r
