@@ -42,30 +42,34 @@ is null, so that every index value averages the same dimensions.
 
 Analysis columns (FORMAT.md, "Roles")
 -------------------------------------
-Made from the questions carrying each role, when the questionnaire has it:
+Made from the questions carrying each role, when the questionnaire has it, in this order
+(:data:`ANALYSIS_COLUMNS`):
 
-================================ ==================================================================
-``province``                     GB/T 2260 code (``Int64``); from the store's ``province``
-                                 column when no question has the role
-``province_name_zh/en``,         names and NBS region (East, Central, West, Northeast) from
-``region``                       ``data/reference/china_provinces_census2020.csv``
-``sex``, ``urban``, ``education``,  option names (categorical, in list order): ``"male"``,
-``occupation``, ``phase``        ``"female"``; ``"urban"``, ``"rural"``; ...
-``income``                       option name, or the number for a number question
-``age``                          years (``Int64``; integer question)
-``age_band``                     ``"0-14"``, ``"15-59"``, ``"60+"`` (the census bands of
-                                 :mod:`analysis.targets`)
-``age_group``                    reporting groups from ``age_groups`` (default 18-24, 25-34, 35-44,
-                                 45-54, 55-64, 65+; younger ages ``"<18"``)
-``exposure_any``                 1 when any education kind other than ``none`` was chosen, else 0;
-                                 null when not answered (``Int8``)
-``exposure_<kind>``              0/1 for ``month``, ``consumer_day``, ``school``, ``bank``,
-                                 ``online``, ``other``; null when not answered
-``exposure_recency_months``      the chosen option's ``recency_months`` (null for options without
-                                 it, special answers and skips)
-``participant_code``             text with surrounding spaces removed and letters upper-cased, so
-                                 that ``'zxl0815 '`` and ``'ZXL0815'`` link
-================================ ==================================================================
+``province``
+    GB/T 2260 code (``Int64``); from the store's ``province`` column when no question has
+    the role.
+``province_name_zh``, ``province_name_en``, ``region``
+    Names and NBS region (``East``, ``Central``, ``West``, ``Northeast``) from
+    ``data/reference/china_provinces_census2020.csv`` (categorical).
+``sex``, ``urban``, ``education``, ``occupation``, ``phase``
+    The option name (categorical, categories in list order): ``"male"``/``"female"``,
+    ``"urban"``/``"rural"``, ``"pre"``/``"post"``, ...
+``income``
+    The option name, or the number (``Float64``) for a number question.
+``age``, ``age_band``, ``age_group``
+    Whole years (``Int64``); the census bands ``"0-14"``, ``"15-59"``, ``"60+"`` of
+    :mod:`analysis.targets`; reporting groups from ``age_groups`` (default ``"18-24"``,
+    ``"25-34"``, ``"35-44"``, ``"45-54"``, ``"55-64"``, ``"65+"``, younger ages ``"<18"``).
+``exposure_any``, ``exposure_<kind>``
+    ``Int8`` 0/1: any education kind other than ``none`` chosen; each of ``month``,
+    ``consumer_day``, ``school``, ``bank``, ``online``, ``other`` chosen. Null when the
+    question was skipped or answered with a special answer.
+``exposure_recency_months``
+    The chosen option's ``recency_months`` (``Int64``; null for options without it, special
+    answers and skips).
+``participant_code``
+    The text with surrounding spaces removed and letters upper-cased, so that ``'zxl0815 '``
+    and ``'ZXL0815'`` link.
 
 Special answers to these questions become null; how many is in
 :attr:`ScoredResponses.special_answers`. An age given as a ``single_choice`` of bands gives

@@ -8,6 +8,7 @@ resident memory reported (``ru_maxrss`` of that process, from ``os.wait4``) is i
 interpreter, synthetic data and scoring. The time is the best of ``--repeats`` calls of
 ``score_responses`` alone (data already in memory); the extra memory of scoring is the peak
 traced by ``tracemalloc`` during one call (numpy and pandas report their buffers to it).
+``analysis.quality.quality_flags`` on the same rows is timed once.
 
 Usage::
 
@@ -37,6 +38,7 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
+from analysis.quality import quality_flags  # noqa: E402
 from analysis.scoring import score_responses  # noqa: E402
 from questionnaires import Questionnaire, load_questionnaire  # noqa: E402
 from questionnaires.model import SPECIAL_CODES  # noqa: E402
@@ -56,6 +58,7 @@ def synthetic_responses(questionnaire: Questionnaire, n: int, seed: int = 1) -> 
         + pd.to_timedelta(rng.integers(0, 30 * 86400, n), unit="s"),
         "language": pd.array(np.where(rng.random(n) < 0.9, "zh", "en"), dtype="str"),
         "duration_seconds": rng.gamma(4.0, 200.0, n),
+        "token_hash": pd.array(np.full(n, None, dtype=object), dtype="str"),
         "device_class": pd.array(
             rng.choice(np.array(["phone", "desktop", "tablet"], dtype=object), n), dtype="str"
         ),
@@ -118,6 +121,9 @@ def run_one(questionnaire_id: str, n: int, repeats: int) -> dict[str, object]:
     scored = score_responses(frame, questionnaire)
     _, traced_peak = tracemalloc.get_traced_memory()
     tracemalloc.stop()
+    t0 = time.perf_counter()
+    quality_flags(frame, questionnaire)
+    quality = time.perf_counter() - t0
     return {
         "questionnaire": questionnaire_id,
         "rows": n,
@@ -129,6 +135,7 @@ def run_one(questionnaire_id: str, n: int, repeats: int) -> dict[str, object]:
         "input_mb": round(frame.memory_usage(deep=True).sum() / 2**20, 1),
         "output_mb": round(scored.frame.memory_usage(deep=True).sum() / 2**20, 1),
         "scoring_traced_peak_mb": round(traced_peak / 2**20, 1),
+        "quality_flags_seconds": round(quality, 4),
     }
 
 

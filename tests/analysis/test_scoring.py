@@ -23,7 +23,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from analysis.design import Design
 from analysis.errors import AnalysisWarning, ScoringError
+from analysis.estimation import estimate_mean
 from analysis.scoring import (
     ANALYSIS_COLUMNS,
     IndexWeights,
@@ -765,8 +767,8 @@ def test_store_province_that_is_not_a_province_is_an_error() -> None:
         score_responses(frame, qn)
 
 
-def test_scored_frame_feeds_weighting(cfl: Questionnaire) -> None:
-    """The analysis columns are exactly what census_targets and calibrate expect."""
+def test_scored_frame_feeds_weighting_and_estimation(cfl: Questionnaire) -> None:
+    """The analysis columns are what census_targets, calibrate and the design expect."""
     rng = np.random.default_rng(7)
     rows = []
     for region_province in ("bj", "hb", "sc", "ln"):
@@ -782,6 +784,12 @@ def test_scored_frame_feeds_weighting(cfl: Questionnaire) -> None:
     assert result.converged
     totals = pd.Series(result.weights).groupby(scored.frame["sex"].to_numpy()).sum()
     assert totals["male"] == pytest.approx(targets.margins["sex"]["male"], rel=1e-6)
+    design = Design(
+        scored.frame.assign(w=result.weights), weights="w", calibration=result.model
+    )
+    by_region = estimate_mean(design, "literacy_index", by="region").to_frame()
+    assert by_region["region"].tolist() == ["East", "Central", "West", "Northeast"]
+    assert by_region["estimate"].to_numpy() == pytest.approx(100.0)
 
 
 # =========================================================================== errors
