@@ -920,7 +920,7 @@ def score_responses(
     responses: pd.DataFrame,
     questionnaire: Questionnaire,
     *,
-    index_weights: Mapping[str, float] | None = None,
+    index_weights: Mapping[str, float] | IndexWeights | None = None,
     item_scores: bool = True,
     age_groups: Sequence[int] = AGE_GROUP_EDGES,
 ) -> ScoredResponses:
@@ -937,9 +937,9 @@ def score_responses(
     questionnaire
         The questionnaire version the responses answer.
     index_weights
-        Dimension -> weight of the index, overriding the questionnaire's ``weight``s (e.g.
-        ``index_weights(scored).weights``). Dimensions left out get 0; weights are >= 0,
-        at least one positive, and are normalised to sum 1.
+        Dimension -> weight of the index, overriding the questionnaire's ``weight``s, or an
+        :class:`IndexWeights` result of :func:`index_weights`. Dimensions left out get 0;
+        weights are >= 0, at least one positive, and are normalised to sum 1.
     item_scores
         Keep the ``score__<item>`` columns (``False`` saves memory when only dimensions and
         the index are needed; dimensions are computed either way).
