@@ -28,11 +28,12 @@ fi
 
 if [ "$profile" = dev ]; then
   # Debian packages: Chromium and a CJK font for the browser tests, R's survey package for the
-  # reference checks. Never a downloaded browser.
+  # reference checks (survey; psych for Cronbach's alpha and factor analysis). Never a downloaded browser.
   missing=()
   command -v chromium >/dev/null 2>&1 || missing+=(chromium)
   fc-list 2>/dev/null | grep -qi "wenquanyi micro hei" || missing+=(fonts-wqy-microhei)
   Rscript -e 'library(survey)' >/dev/null 2>&1 || missing+=(r-cran-survey)
+  Rscript -e 'library(psych)' >/dev/null 2>&1 || missing+=(r-cran-psych)
   if [ ${#missing[@]} -gt 0 ]; then
     sudo=""
     [ "$(id -u)" -ne 0 ] && command -v sudo >/dev/null 2>&1 && sudo="sudo"
