@@ -191,6 +191,8 @@ class RestoreResult:
     rows: int
     checksum: str
     previous: Path | None = None
+    deletions_reapplied: int = 0
+    """Files removed or rewritten because they held responses deleted on request."""
 
 
 class ResponseStore(Protocol):
@@ -1320,27 +1322,9 @@ class ParquetResponseStore:
             raise ResponseError("delete: give a reason (e.g. 'respondent asked for removal').")
         if not isinstance(actor, str) or not actor.strip():
             raise ResponseError("delete: give the actor (who asked for or made the removal).")
-        removed = rewritten = 0
         with self._lock():
             self._write_tombstone(response_id)
-            for qid in self.list_questionnaires():
-                for partition in self._partitions(qid, None):
-                    found = self._files_in(partition)
-                    small = partition / f"{response_id}.parquet"
-                    if small in found.small:
-                        os.unlink(small)
-                        removed += 1
-                    for path in found.compacted:
-                        outcome = self._remove_row(path, response_id)
-                        removed += outcome == "removed"
-                        rewritten += outcome == "rewritten"
-                    _fsync_dir(partition)
-            qdir = self.root / QUARANTINE_DIR
-            if qdir.is_dir():
-                for p in qdir.iterdir():
-                    if response_id in p.name:
-                        p.unlink()
-                        removed += 1
+            removed, rewritten = self._remove_everywhere({response_id})
             drafts = self.state.delete_drafts(response_id=response_id)
             contacts = self.state.delete_contacts(response_id=response_id)
             result = DeleteResult(
@@ -1361,6 +1345,30 @@ class ParquetResponseStore:
             )
         return result
 
+    def _remove_everywhere(self, response_ids: set[str]) -> tuple[int, int]:
+        """Remove these responses from every file (small, compacted, quarantined); return
+        the numbers of files removed and rewritten. Call under the maintenance lock."""
+        removed = rewritten = 0
+        for qid in self.list_questionnaires():
+            for partition in self._partitions(qid, None):
+                found = self._files_in(partition)
+                for small in found.small:
+                    if small.stem in response_ids:
+                        os.unlink(small)
+                        removed += 1
+                for path in found.compacted:
+                    outcome = self._remove_rows(path, response_ids)
+                    removed += outcome == "removed"
+                    rewritten += outcome == "rewritten"
+                _fsync_dir(partition)
+        qdir = self.root / QUARANTINE_DIR
+        if qdir.is_dir():
+            for p in qdir.iterdir():
+                if any(rid in p.name for rid in response_ids):
+                    p.unlink()
+                    removed += 1
+        return removed, rewritten
+
     def _write_tombstone(self, response_id: str) -> None:
         tomb_dir = self.root / TOMBSTONE_DIR
         try:
@@ -1376,12 +1384,12 @@ class ParquetResponseStore:
                 "nothing was changed; try again."
             ) from exc
 
-    def _remove_row(
-        self, path: Path, response_id: str
+    def _remove_rows(
+        self, path: Path, response_ids: set[str]
     ) -> Literal["absent", "removed", "rewritten"]:
-        """Rewrite a compacted file without one response (atomically), or remove the file
-        if that was its only row."""
-        value_set = pa.array([response_id])
+        """Rewrite a compacted file without some responses (atomically), or remove the file
+        if nothing else is left in it."""
+        value_set = pa.array(sorted(response_ids), type=pa.string())
         try:
             ids = pq.read_table(path, columns=["response_id"]).column(0)
         except (pa.ArrowException, OSError):
@@ -1407,7 +1415,7 @@ class ParquetResponseStore:
             with contextlib.suppress(OSError):
                 os.unlink(temp)
             raise StoreError(
-                f"could not delete response {response_id} from "
+                f"could not delete response {', '.join(sorted(response_ids))} from "
                 f"{path.relative_to(self.root)}: {_os_problem(exc, path.parent)}; "
                 "that file was not changed; try again."
             ) from exc
@@ -1527,6 +1535,8 @@ class ParquetResponseStore:
         staging folder, then swapped in; the replaced data is kept in
         ``pre-restore-<time>/`` under the data folder (delete it when satisfied). The state
         database is restored with SQLite's backup API; the audit log keeps its newer entries.
+        Deletions on request made since the backup stay in force: their tombstones are kept
+        and the responses removed again (with their drafts and contact details).
         Stop the app while restoring: a submission made during the swap lands in the
         replaced data.
         """
@@ -1546,12 +1556,21 @@ class ParquetResponseStore:
                             f"restore: {e['path']} changed while it was copied; nothing was "
                             "changed; try again."
                         )
+                # Deletions on request outlive a restore: tombstones made since the backup are
+                # kept, and the responses they name removed again from the restored data.
+                current = self.root / TOMBSTONE_DIR
+                tombstones = set(manifest["tombstones"])
                 for name in manifest["tombstones"]:
                     _copy_durably(
                         source / TOMBSTONE_DIR / name,
                         staging / TOMBSTONE_DIR / name,
                         hardlink=False,
                     )
+                if current.is_dir():
+                    for p in current.iterdir():
+                        if p.name not in tombstones:
+                            _copy_durably(p, staging / TOMBSTONE_DIR / p.name, hardlink=False)
+                            tombstones.add(p.name)
                 for d in {(staging / e["path"]).parent for e in manifest["files"]}:
                     _fsync_dir(d)
                 moved = False
@@ -1566,15 +1585,24 @@ class ParquetResponseStore:
                     _fsync_dir(previous)
                 _fsync_dir(self.root)
                 shutil.rmtree(staging, ignore_errors=True)
+                reapplied = sum(self._remove_everywhere(tombstones))
             except OSError as exc:
                 raise StoreError(
                     f"restore from {source} failed: {_os_problem(exc, self.root)}. Check "
                     f"{self.root} ({previous.name} holds the data that was there before)."
                 ) from exc
             self.state.restore_from(source / manifest["state"]["path"])
+            for rid in sorted(tombstones):
+                self.state.delete_drafts(response_id=rid)
+                self.state.delete_contacts(response_id=rid)
             rows = sum(e["rows"] for e in manifest["files"])
             result = RestoreResult(
-                source, len(manifest["files"]), rows, checksum, previous if moved else None
+                source,
+                len(manifest["files"]),
+                rows,
+                checksum,
+                previous if moved else None,
+                reapplied,
             )
             self.state.append_audit(
                 "restore",
@@ -1585,6 +1613,7 @@ class ParquetResponseStore:
                     "rows": rows,
                     "checksum": checksum,
                     "previous": str(result.previous) if result.previous else None,
+                    "deletions_reapplied": reapplied,
                 },
             )
         return result
