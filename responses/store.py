@@ -33,6 +33,7 @@ import json
 import os
 import re
 import shutil
+import threading
 import time
 import uuid
 import warnings
@@ -95,7 +96,7 @@ SMALL_RE = re.compile(r"([A-Za-z0-9_-]{22})\.parquet")
 COMPACTED_RE = re.compile(r"compacted-[0-9a-f]{32}\.parquet")
 PARTITION_RE = re.compile(r"province=([0-9]{2}|none)")
 TEMP_SUFFIX = ".tmp"
-_SMALL_CHUNK = 2048
+_SMALL_CHUNK = 512
 
 _SMALL_FILE_OPTIONS: dict[str, Any] = {
     "compression": "none",
@@ -397,11 +398,25 @@ def _check_response_schema(schema: pa.Schema) -> str | None:
     return None
 
 
+_duckdb_lock = threading.Lock()
+_duckdb_connection: tuple[int, duckdb.DuckDBPyConnection] | None = None
+
+
+def _duckdb() -> duckdb.DuckDBPyConnection:
+    """This process's in-memory DuckDB connection (opening one costs tens of ms; each use
+    takes its own cursor, so threads do not share one)."""
+    global _duckdb_connection
+    with _duckdb_lock:
+        if _duckdb_connection is None or _duckdb_connection[0] != os.getpid():
+            _duckdb_connection = (os.getpid(), duckdb.connect())
+        return _duckdb_connection[1]
+
+
 def _read_chunk_duckdb(files: Sequence[Path]) -> pa.Table | None:
     """One-row response files read together by DuckDB (columns unified by name), or ``None``
     when that fails or the result is not exactly one row per file whose ``response_id`` is
     the file's name (the caller then reads them one by one to find the bad file)."""
-    con = duckdb.connect()
+    con = _duckdb().cursor()
     try:
         con.execute("SET enable_progress_bar = false")
         con.execute("SET TimeZone = 'UTC'")
@@ -509,6 +524,7 @@ class ParquetResponseStore:
         self.target_rows = target_rows
         self.temp_max_age = temp_max_age
         self._state = state
+        self._state_lock = threading.Lock()
         self._state_options = {
             "draft_retention": dt.timedelta(days=draft_retention_days),
             "contact_retention": dt.timedelta(days=contact_retention_days),
@@ -541,7 +557,9 @@ class ParquetResponseStore:
     def state(self) -> StateStore:
         """The operational state (opened on first use)."""
         if self._state is None:
-            self._state = SQLiteState(self.root / STATE_FILE, **self._state_options)  # type: ignore[arg-type]
+            with self._state_lock:
+                if self._state is None:
+                    self._state = SQLiteState(self.root / STATE_FILE, **self._state_options)  # type: ignore[arg-type]
         return self._state
 
     def close(self) -> None:
