@@ -454,3 +454,14 @@ def test_the_core_does_not_import_streamlit():
         check=True,
     )
     assert done.stdout.strip() == "False"
+
+
+def test_duplicate_ids_are_found_whatever_their_layout():
+    ids = [new_response_id() for _ in range(300)]
+    same_prefix = ["AAAAAAAA" + "x" * 14, "AAAAAAAA" + "y" * 14]
+    assert not store_module._may_have_duplicates(pa.chunked_array([ids]))
+    assert store_module._may_have_duplicates(pa.chunked_array([ids[:200], ids[150:]]))
+    assert not store_module._may_have_duplicates(pa.chunked_array([same_prefix]))
+    assert store_module._may_have_duplicates(pa.chunked_array([[*same_prefix, same_prefix[1]]]))
+    assert not store_module._may_have_duplicates(pa.chunked_array([pa.array(ids).slice(7, 50)]))
+    assert store_module._may_have_duplicates(pa.chunked_array([["short", "other", "short"]]))
