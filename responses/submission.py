@@ -355,6 +355,15 @@ def quota_status(
     return QuotaStatus(cell, target, completes, target is not None and completes >= target)
 
 
+_RESPONSE_LOCKS: Final = tuple(threading.Lock() for _ in range(64))
+
+
+def _response_lock(response_id: str) -> threading.Lock:
+    """One of a fixed set of locks, by response id: two threads submitting the same response
+    (a double click) take turns, so its contact details are saved once."""
+    return _RESPONSE_LOCKS[int(hash_token(response_id)[:8], 16) % len(_RESPONSE_LOCKS)]
+
+
 def _quota_lock(
     store: ParquetResponseStore, questionnaire: Questionnaire
 ) -> AbstractContextManager[Any]:
@@ -482,7 +491,7 @@ def submit_answers(
     ``store.submit``, which reserves the invitation atomically (of two responses racing for one
     token exactly one wins), writes durably, marks the invitation submitted and removes the
     draft. Contact details go to ``store.state.save_contact`` linked by the response id, once
-    (a retry does not save them twice). A province question named ``province`` is stored in
+    (a retry, or a double click in the same process, does not save them twice). A province question named ``province`` is stored in
     the fixed ``province`` column only.
     """
     lang = language_of(language)
@@ -526,22 +535,26 @@ def submit_answers(
         option_order={k: list(v) for k, v in paradata.option_order.items()},
         token_hash=token_hash,
     )
-    with _quota_lock(store, questionnaire):
-        status = quota_status(store, questionnaire, cleaned, exclude_response_id=response_id)
-        if status.full:
-            raise QuotaFullError(
-                Problem(None, "quota_full", message("quota_full", lang), language=lang), status
+    with _response_lock(response_id):
+        with _quota_lock(store, questionnaire):
+            status = quota_status(store, questionnaire, cleaned, exclude_response_id=response_id)
+            if status.full:
+                raise QuotaFullError(
+                    Problem(None, "quota_full", message("quota_full", lang), language=lang),
+                    status,
+                )
+            try:
+                receipt = store.submit(record)
+            except InvitationError:
+                raise _refuse("token_used", lang) from None
+        if contact:
+            saved = receipt.duplicate and any(
+                c.response_id == response_id for c in store.state.list_contacts(questionnaire.id)
             )
-        try:
-            receipt = store.submit(record)
-        except InvitationError:
-            raise _refuse("token_used", lang) from None
-    if contact:
-        saved = receipt.duplicate and any(
-            c.response_id == response_id for c in store.state.list_contacts(questionnaire.id)
-        )
-        if not saved:
-            store.state.save_contact(questionnaire.id, contact, response_id=response_id, now=now)
+            if not saved:
+                store.state.save_contact(
+                    questionnaire.id, contact, response_id=response_id, now=now
+                )
     return receipt
 
 
