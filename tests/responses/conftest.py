@@ -30,8 +30,7 @@ def make_record(i: int = 0, **overrides: Any) -> ResponseRecord:
         "province": rnd.choice(PROVINCES),
         "language": "zh",
         "consent_version": "2026-1",
-        "started_at": dt.datetime(2026, 3, 1, 8, 0, tzinfo=dt.UTC)
-        + dt.timedelta(minutes=i % 1000),
+        "started_at": dt.datetime(2026, 3, 1, 8, 0, tzinfo=dt.UTC) + dt.timedelta(minutes=i % 1000),
         "page_seconds": {"p1": 12.5, "p2": 30.0},
         "device_class": "phone",
     }

@@ -53,7 +53,7 @@ def test_backup_while_submitting_then_restore_elsewhere(tmp_path):
     assert restored.rows == result.rows and restored.checksum == result.checksum
     ids = _ids(fresh)
     assert len(ids) == result.rows
-    assert set(acked[:before - 40]) <= ids  # everything acknowledged before the backup began
+    assert set(acked[: before - 40]) <= ids  # everything acknowledged before the backup began
     assert ids <= _ids(store)
     # The state came along: the audit log of the source, then the restore itself.
     actions = [e.action for e in fresh.state.read_audit()]
@@ -121,7 +121,7 @@ def test_incomplete_or_misplaced_backups_are_refused(tmp_path):
     store = ParquetResponseStore(tmp_path / "data")
     store.submit(make_record(1))
     (tmp_path / "half").mkdir()
-    with pytest.raises(StoreError, match="not a complete backup: it has no manifest.json"):
+    with pytest.raises(StoreError, match=r"not a complete backup: it has no manifest\.json"):
         store.restore(tmp_path / "half")
     (tmp_path / "half" / "something").write_text("x")
     with pytest.raises(StoreError, match="is not empty"):

@@ -57,7 +57,9 @@ def test_config_file_named_by_environment_resolves_relative_to_itself(tmp_path):
 
 def test_unknown_setting_suggests_the_right_name(tmp_path):
     (tmp_path / "survey.toml").write_text("[responses]\ndraft_retention = 7\n", encoding="utf-8")
-    with pytest.raises(ConfigError, match="unknown setting 'draft_retention'.*'draft_retention_days'"):
+    with pytest.raises(
+        ConfigError, match=r"unknown setting 'draft_retention'.*'draft_retention_days'"
+    ):
         load_config(environ={}, cwd=tmp_path)
 
 

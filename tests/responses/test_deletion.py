@@ -116,7 +116,7 @@ def test_a_failed_rewrite_leaves_the_file_as_it_was(store, monkeypatch):
         raise OSError(errno.ENOSPC, "No space left on device")
 
     monkeypatch.setattr(store_module, "_write_parquet", full)
-    with pytest.raises(StoreError, match="disk full.*that file was not changed; try again"):
+    with pytest.raises(StoreError, match=r"disk full.*that file was not changed; try again"):
         store.delete(records[0].response_id, reason="asked", actor="dpo")
     monkeypatch.undo()
     assert compacted.read_bytes() == before

@@ -6,6 +6,7 @@ import dataclasses
 import errno
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -157,11 +158,15 @@ def test_identifiers_that_become_paths_are_checked(store, tmp_path, field, value
 
 
 def test_path_arguments_of_reads_and_deletes_are_checked(store):
-    with pytest.raises(ResponseError, match="questionnaire_id '../x' is not valid"):
+    with pytest.raises(ResponseError, match=re.escape("questionnaire_id '../x' is not valid")):
         store.read("../x")
-    with pytest.raises(ResponseError, match="questionnaire_version '../../x' is not valid"):
+    with pytest.raises(
+        ResponseError, match=re.escape("questionnaire_version '../../x' is not valid")
+    ):
         store.read("cfl", version="../../x")
-    with pytest.raises(ResponseError, match="response_id '../../state.sqlite3' is not valid"):
+    with pytest.raises(
+        ResponseError, match=re.escape("response_id '../../state.sqlite3' is not valid")
+    ):
         store.delete("../../state.sqlite3", reason="test", actor="me")
 
 
@@ -222,7 +227,9 @@ def test_iter_batches_covers_every_response_once(store):
     # A leftover of an interrupted compaction: one response present twice.
     small = store.root / "responses/cfl/2026.1"
     dup = records[0]
-    pq.write_table(dup.to_table(), small / f"province={dup.province:02d}" / f"{dup.response_id}.parquet")
+    pq.write_table(
+        dup.to_table(), small / f"province={dup.province:02d}" / f"{dup.response_id}.parquet"
+    )
     batches = list(store.iter_batches("cfl", batch_size=7, columns=["k0"]))
     ids = [rid for b in batches for rid in b.column("response_id").to_pylist()]
     assert sorted(ids) == sorted(r.response_id for r in records)
@@ -300,7 +307,10 @@ def test_disk_full_is_refused_cleanly(store, monkeypatch):
 
     monkeypatch.setattr(store_module, "_write_bytes", full_disk)
     record = make_record(10, province=11)
-    with pytest.raises(StoreError, match=r"could not store the response: disk full .*nothing was changed; try again"):
+    with pytest.raises(
+        StoreError,
+        match=r"could not store the response: disk full .*nothing was changed; try again",
+    ):
         store.submit(record)
     assert temp_files(store.root) == []
     assert _snapshot(store.root) == before
@@ -334,7 +344,7 @@ def test_read_only_file_system_is_refused_cleanly(store, monkeypatch):
         raise OSError(errno.EROFS, "Read-only file system")
 
     monkeypatch.setattr(os, "link", read_only)
-    with pytest.raises(StoreError, match="is read-only or not writable.*nothing was changed"):
+    with pytest.raises(StoreError, match=r"is read-only or not writable.*nothing was changed"):
         store.submit(make_record(2, province=11))
     assert temp_files(store.root) == []
     assert _snapshot(store.root) == before
