@@ -430,6 +430,26 @@ def test_quota_counts_are_exact(store, by_sex):
     assert status.completes == quota_status(store, questionnaire, answers).completes - 1
 
 
+@pytest.mark.parametrize("by_sex", [True, False], ids=["cells", "file-names"])
+def test_quota_counts_follow_new_and_deleted_responses(store, by_sex):
+    quotas = (QUOTAS_BY_SEX if by_sex else QUOTAS_BY_PROVINCE).replace("default: 2", "default: 99")
+    questionnaire = make(id="qlive", quotas=quotas.replace("3}", "99}"))
+    receipts = [submit(store, questionnaire) for _ in range(3)]
+    assert quota_status(store, questionnaire, ANSWERS).completes == 3  # fills the caches
+    receipts.append(submit(store, questionnaire))
+    assert quota_status(store, questionnaire, ANSWERS).completes == 4
+    store.delete(receipts[0].response_id, reason="asked", actor="test")
+    assert quota_status(store, questionnaire, ANSWERS).completes == 3
+    store.compact("qlive")
+    assert quota_status(store, questionnaire, ANSWERS).completes == 3
+    store.delete(receipts[1].response_id, reason="asked", actor="test")  # rewrites the file
+    assert quota_status(store, questionnaire, ANSWERS).completes == 2
+    submit(store, questionnaire)
+    assert quota_status(store, questionnaire, ANSWERS).completes == 3
+    store.compact("qlive")
+    assert quota_status(store, questionnaire, ANSWERS).completes == 3
+
+
 def test_a_full_cell_refuses_and_writes_nothing(store):
     female = {**ANSWERS, "sex": "female"}
     first = submit(store, BY_SEX, female)
