@@ -716,7 +716,8 @@ def _name_problems(qn: Questionnaire, answers: Mapping[Any, object], lang: str) 
         try:
             q = qn.question(key)
         except KeyError:
-            guess = difflib.get_close_matches(key, answerable, n=1)
+            # suggestions for the first names only: a flood of junk keys stays cheap
+            guess = difflib.get_close_matches(key, answerable, n=1) if len(problems) < 20 else []
             text = message("unknown", lang, name=_show_value(key))
             if guess:
                 text += message("unknown_hint", lang, guess=guess[0])
