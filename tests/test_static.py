@@ -25,7 +25,7 @@ def test_core_packages_do_not_import_streamlit() -> None:
     """Only survey_app.py and app_pages/ may import streamlit: the core stays pure."""
     code = (
         "import sys, importlib, pkgutil\n"
-        "for pkg in ('questionnaires', 'responses', 'analysis'):\n"
+        "for pkg in ('questionnaires', 'responses', 'analysis', 'access'):\n"
         "    mod = importlib.import_module(pkg)\n"
         "    for info in pkgutil.walk_packages(mod.__path__, pkg + '.'):\n"
         "        if info.name.endswith('__main__'):\n"

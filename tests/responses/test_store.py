@@ -426,3 +426,42 @@ def test_submission_with_an_unclaimed_token_claims_it(store):
     other = store.state.generate_tokens("other", 1, actor="admin")[0]
     with pytest.raises(InvitationError, match="is for questionnaire 'other'"):
         store.submit(make_record(2, token_hash=hash_token(other)))
+
+
+def test_counts_and_column_reads_of_uncompacted_files(store):
+    for i in range(30):
+        store.submit(make_record(i))
+    store.submit(make_record(40, questionnaire_version="2026.2", answers={"only_v2": 1}))
+    assert store.uncompacted_files("cfl") == 31
+    assert store.uncompacted_files("cfl", version="2026.2") == 1
+    assert store.count("cfl") == 31
+    frame = store.read("cfl", columns=["only_v2", "province"])
+    assert list(frame.columns) == ["response_id", "only_v2", "province"]
+    assert frame["only_v2"].sum() == 1
+    store.compact("cfl")
+    assert store.uncompacted_files("cfl") == 0
+    assert store.count("cfl") == 31
+
+
+def test_the_core_does_not_import_streamlit():
+    code = "import sys, responses, responses.cli; print('streamlit' in sys.modules)"
+    done = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+        env={**os.environ, "PYTHONPATH": str(REPO)},
+        check=True,
+    )
+    assert done.stdout.strip() == "False"
+
+
+def test_duplicate_ids_are_found_whatever_their_layout():
+    ids = [new_response_id() for _ in range(300)]
+    same_prefix = ["AAAAAAAA" + "x" * 14, "AAAAAAAA" + "y" * 14]
+    assert not store_module._may_have_duplicates(pa.chunked_array([ids]))
+    assert store_module._may_have_duplicates(pa.chunked_array([ids[:200], ids[150:]]))
+    assert not store_module._may_have_duplicates(pa.chunked_array([same_prefix]))
+    assert store_module._may_have_duplicates(pa.chunked_array([[*same_prefix, same_prefix[1]]]))
+    assert not store_module._may_have_duplicates(pa.chunked_array([pa.array(ids).slice(7, 50)]))
+    assert store_module._may_have_duplicates(pa.chunked_array([["short", "other", "short"]]))
