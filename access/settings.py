@@ -276,16 +276,19 @@ def _convert(setting: Setting, raw: str) -> Any:
 
 
 def data_dir(*, environ: Mapping[str, str] | None = None) -> Path:
-    """The platform's data folder: ``$SURVEY_DATA_DIR``, else ``./data``, made absolute against
-    the working folder.
+    """The platform's data folder, as the rest of the platform sees it.
 
-    A local stand-in for ``responses.config.load_config().data_dir`` (same variable, same
-    default) until that module is merged.
+    ``responses.config.load_config().data_dir``: ``$SURVEY_DATA_DIR``, else ``data_dir`` in
+    ``survey.toml`` (or ``$SURVEY_CONFIG``), else ``./data``. A broken configuration is reported
+    as an :class:`AccessConfigError` naming the problem.
     """
-    env = os.environ if environ is None else environ
-    raw = env.get(DATA_DIR_ENV, "").strip() or DEFAULT_DATA_DIR
-    path = Path(raw).expanduser()
-    return path if path.is_absolute() else Path.cwd() / path
+    from responses.config import load_config
+    from responses.errors import ConfigError
+
+    try:
+        return load_config(environ=environ).data_dir
+    except ConfigError as exc:
+        raise AccessConfigError(str(exc)) from None
 
 
 def load_settings(*, environ: Mapping[str, str] | None = None) -> AccessSettings:
