@@ -1,0 +1,143 @@
+"""The router: which pages exist for whom, the sidebar (language, text size, staff sign-in).
+
+Respondents see only the survey. Staff pages are added to the navigation only for a signed-in
+staff member whose role allows the page's action, so they cannot be reached by link; each staff
+page also calls :func:`app_pages.common.require` itself.
+
+To add a staff page: write ``app_pages/<name>.py`` and add a row to :data:`STAFF_PAGES`.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+import streamlit as st
+
+import access
+from app_pages.common import (
+    client_key,
+    end_staff_session,
+    language,
+    staff_session,
+    start_staff_session,
+    tr,
+)
+
+
+@dataclass(frozen=True)
+class StaffPage:
+    """A page for signed-in staff: its file, titles, icon, the action it needs, its group."""
+
+    path: str
+    title_zh: str
+    title_en: str
+    icon: str
+    action: str
+    group_zh: str
+    group_en: str
+    url_path: str
+
+
+#: Staff pages, in menu order. ``action`` is checked with :func:`access.can`.
+STAFF_PAGES: tuple[StaffPage, ...] = ()
+
+LARGE_TEXT_CSS = """
+<style>
+html, body, [class*="st-"], .stMarkdown p, label, input, textarea, button {
+  font-size: 1.2rem !important;
+}
+h1 { font-size: 2.3rem !important; }
+h2 { font-size: 1.9rem !important; }
+h3 { font-size: 1.5rem !important; }
+</style>
+"""
+
+
+def _sidebar() -> access.Session | None:
+    with st.sidebar:
+        choice = st.radio(
+            "语言 / Language",
+            options=["zh", "en"],
+            format_func=lambda code: "中文" if code == "zh" else "English",
+            index=0 if language() == "zh" else 1,
+            horizontal=True,
+            key="lang_switch",
+        )
+        if choice != st.session_state.get("lang"):
+            st.session_state["lang"] = choice
+            st.query_params["lang"] = choice
+            st.rerun()
+        if st.toggle(tr("大字号", "Large text"), key="large_text"):
+            st.markdown(LARGE_TEXT_CSS, unsafe_allow_html=True)
+        session = staff_session()
+        notice = st.session_state.pop("staff_notice", None)
+        if notice:
+            st.info(notice)
+        if session is None:
+            _sign_in_form()
+        else:
+            st.caption(tr("已登录：", "Signed in: ") + f"{session.name or session.username}")
+            if st.button(tr("退出登录", "Sign out"), key="sign_out"):
+                end_staff_session()
+                st.rerun()
+        return session
+
+
+def _sign_in_form() -> None:
+    with st.expander(tr("工作人员登录", "Staff sign-in")), st.form("sign_in", border=False):
+        username = st.text_input(tr("用户名", "Username"), key="signin_user")
+        password = st.text_input(tr("密码", "Password"), type="password", key="signin_password")
+        submitted = st.form_submit_button(tr("登录", "Sign in"))
+    if not submitted:
+        return
+    wait = float(st.session_state.get("signin_not_before", 0.0)) - time.time()
+    if wait > 0:
+        st.sidebar.warning(
+            tr(f"请 {wait:.0f} 秒后再试。", f"Please wait {wait:.0f} s before trying again.")
+        )
+        return
+    result = access.authenticate(username, password, client=client_key())
+    if isinstance(result, access.Session):
+        start_staff_session(result)
+        st.session_state.pop("signin_not_before", None)
+        st.rerun()
+    st.session_state["signin_not_before"] = time.time() + float(result.retry_after or 0.0)
+    st.sidebar.error(result.message)
+
+
+def run() -> None:
+    """Configure the page, draw the sidebar and run the page the navigation selects."""
+    st.set_page_config(
+        page_title="消费者金融素养调查 · Financial literacy survey",
+        page_icon="📊",
+        layout="centered",
+        initial_sidebar_state="collapsed",
+    )
+    session = _sidebar()
+    lang = language()
+    survey = st.Page(
+        "app_pages/respondent.py",
+        title="问卷" if lang == "zh" else "Survey",
+        icon="📝",
+        url_path="survey",
+        default=True,
+    )
+    groups: dict[str, list[st.Page]] = {}
+    if session is not None:
+        for page in STAFF_PAGES:
+            if session.can(page.action):
+                group = page.group_zh if lang == "zh" else page.group_en
+                groups.setdefault(group, []).append(
+                    st.Page(
+                        page.path,
+                        title=page.title_zh if lang == "zh" else page.title_en,
+                        icon=page.icon,
+                        url_path=page.url_path,
+                    )
+                )
+    if groups:
+        nav = st.navigation({tr("受访者", "Respondents"): [survey], **groups})
+    else:
+        nav = st.navigation([survey], position="hidden")
+    nav.run()
