@@ -143,11 +143,22 @@ def cronbach_alpha(items: ArrayLike, *, weights: ArrayLike | None = None) -> flo
     if np.isnan(x).any():
         raise ScoringError("items must be complete (no missing values); drop incomplete rows.")
     w = np.ones(n) if weights is None else np.asarray(weights, dtype=np.float64)
+    return _alpha_of(_weighted_cov(x, w))
+
+
+def _weighted_cov(x: FloatArray, w: FloatArray) -> FloatArray:
+    """Weighted covariance matrix of the columns of ``x`` (divisor: the weight total)."""
     p = w / np.sum(w)
     centred = x - p @ x
-    cov = (centred * p[:, None]).T @ centred
+    return np.asarray((centred * p[:, None]).T @ centred)
+
+
+def _alpha_of(cov: FloatArray) -> float:
+    """Cronbach's alpha from the items' covariance matrix (NaN for < 2 items or a constant
+    sum score)."""
+    k = cov.shape[0]
     total = float(cov.sum())
-    if total <= 0:
+    if k < 2 or total <= 0:
         return float("nan")
     return float(k / (k - 1) * (1.0 - np.trace(cov) / total))
 
@@ -344,7 +355,9 @@ def analyse_items(
             total_score = np.where(counts > 0, 100.0 * sums / counts, np.nan)
         complete = answered.all(axis=1)
         xc, wc = x[complete], w[complete]
-        alpha = cronbach_alpha(xc, weights=wc) if len(names) >= 2 else float("nan")
+        # One covariance matrix per dimension: alpha without an item uses its submatrix.
+        cov = _weighted_cov(xc, wc) if len(xc) >= 2 else None
+        alpha = _alpha_of(cov) if cov is not None else float("nan")
         dimension_rows.append(
             {
                 "dimension": dim.name,
@@ -378,7 +391,7 @@ def analyse_items(
                 "r_item_total": _wcorr(xj[use], total_score[use], w[use]),
                 "r_item_rest": _wcorr(xj[use], rest[use], w[use]),
                 "alpha_if_deleted": (
-                    cronbach_alpha(xc[:, keep], weights=wc) if len(keep) >= 2 else float("nan")
+                    _alpha_of(cov[np.ix_(keep, keep)]) if cov is not None else float("nan")
                 ),
             }
             item_rows.append(row)
