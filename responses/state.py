@@ -36,6 +36,7 @@ __all__ = [
     "AuditEntry",
     "Contact",
     "Draft",
+    "DraftCount",
     "PurgeResult",
     "SQLiteState",
     "StateStore",
@@ -151,6 +152,17 @@ class Draft:
 
 
 @dataclass(frozen=True)
+class DraftCount:
+    """Unfinished responses (saved drafts, not submitted, not expired) of one questionnaire
+    version, last saved in one hour (UTC), left on one page (``None``: the start)."""
+
+    questionnaire_version: str
+    saved_hour: dt.datetime
+    page: str | None
+    n: int
+
+
+@dataclass(frozen=True)
 class AuditEntry:
     """One line of the audit log: who did what, to what, when."""
 
@@ -223,6 +235,9 @@ class StateStore(Protocol):
         self, questionnaire_id: str, token: str, *, now: dt.datetime | None = None
     ) -> Draft | None: ...
     def delete_drafts(self, *, response_id: str) -> int: ...
+    def count_drafts(
+        self, questionnaire_id: str, *, now: dt.datetime | None = None
+    ) -> list[DraftCount]: ...
 
     # audit log
     def append_audit(
@@ -755,6 +770,32 @@ class SQLiteState:
                     "DELETE FROM drafts WHERE response_id = ?", (response_id,)
                 ).rowcount
         return 0
+
+    def count_drafts(
+        self, questionnaire_id: str, *, now: dt.datetime | None = None
+    ) -> list[DraftCount]:
+        """Unfinished responses of a questionnaire: live drafts counted by version, hour of
+        the last save (UTC) and the page saved (``data["page"]``), for break-off reports.
+
+        A submitted response's draft is removed on submission, so every draft counted is a
+        response not (yet) submitted; expired drafts are not counted.
+        """
+        check_questionnaire_id(questionnaire_id)
+        rows = self._conn.execute(
+            "SELECT questionnaire_version, substr(saved_at, 1, 13), "
+            "json_extract(data, '$.page'), count(*) FROM drafts "
+            "WHERE questionnaire_id = ? AND expires_at > ? GROUP BY 1, 2, 3 ORDER BY 1, 2, 3",
+            (questionnaire_id, _ts(now or _utcnow())),
+        ).fetchall()
+        return [
+            DraftCount(
+                questionnaire_version=version,
+                saved_hour=dt.datetime.fromisoformat(hour + ":00:00+00:00"),
+                page=page if isinstance(page, str) else None,
+                n=int(n),
+            )
+            for version, hour, page, n in rows
+        ]
 
     # -- audit log ------------------------------------------------------------------------
 
