@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import shutil
 import subprocess
 from pathlib import Path
@@ -333,6 +334,37 @@ def test_numeric_only_calibration_matches_r():
     assert_matches(in_r_order(est, "strat_cal_num_by_mean"), "strat_cal_num_by_mean")
 
 
+STRAT_CALIBRATIONS = {
+    "ps": CalibrationModel(categorical=("sch.wide",), interaction=True, method="poststratify"),
+    "rake": CalibrationModel(categorical=("sch.wide", "comp.imp"), method="rake"),
+    "linear": CalibrationModel(categorical=("sch.wide", "comp.imp"), method="linear"),
+}
+
+
+@pytest.mark.parametrize("kind", list(STRAT_CALIBRATIONS))
+def test_calibrated_element_sample_matches_r(kind):
+    """d <- postStratify(dstrat, ~sch.wide, pop) | rake(dstrat, list(~sch.wide, ~comp.imp), ...)
+    | calibrate(dstrat, ~sch.wide+comp.imp, pop); svymean(~api00+api99, d, deff=TRUE);
+    svytotal(~enroll, d, deff=TRUE); svyby(~api00, ~stype, d, svymean, deff=TRUE);
+    svyratio(~api.stu, ~enroll, d, deff=TRUE); svyquantile(~api00, d, c(0.25, 0.5))"""
+    design = Design(
+        api("apistrat"),
+        weights=f"w_{kind}",
+        strata="stype",
+        fpc="fpc",
+        base_weights="pw",
+        calibration=STRAT_CALIBRATIONS[kind],
+    )
+    assert_matches(estimate_mean(design, ["api00", "api99"]), f"scal_{kind}_mean")
+    assert_matches(estimate_total(design, "enroll"), f"scal_{kind}_total")
+    name = f"scal_{kind}_by_mean"
+    assert_matches(in_r_order(estimate_mean(design, "api00", by="stype"), name), name)
+    assert_matches(estimate_ratio(design, "api.stu", "enroll"), f"scal_{kind}_ratio")
+    assert_matches(
+        estimate_quantile(design, "api00", quantiles=[0.25, 0.5]), f"scal_{kind}_quantile"
+    )
+
+
 def test_calibration_shrinks_the_standard_error_of_a_calibration_variable():
     """A post-stratified total of the post-strata counts is known exactly (SE 0)."""
     design = calibrated("ps")
@@ -630,7 +662,12 @@ def samples(draw):
     )
 
 
-SETTINGS = settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+# EST_EXAMPLES=500 searches longer.
+SETTINGS = settings(
+    max_examples=int(os.environ.get("EST_EXAMPLES", "40")),
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow],
+)
 
 
 @SETTINGS
@@ -661,6 +698,37 @@ def test_one_stratum_equals_no_strata(data):
     for x, y in zip(a, b, strict=True):
         assert x.estimate == pytest.approx(y.estimate, rel=1e-12, abs=1e-12)
         assert x.se == pytest.approx(y.se, rel=1e-9, abs=1e-12)
+
+
+@SETTINGS
+@given(
+    samples(),
+    st.sampled_from(
+        [
+            None,
+            CalibrationModel(categorical=("g",), interaction=True, method="poststratify"),
+            CalibrationModel(categorical=("g", "h"), method="rake"),
+            CalibrationModel(categorical=("g",), numeric=("y",), method="linear"),
+        ]
+    ),
+    st.sampled_from(["remove", "adjust", "average"]),
+)
+def test_no_clusters_equals_one_cluster_per_respondent(data, calibration, lonely_psu):
+    """The element-sampling shortcut (no PSU totals) agrees with the general computation."""
+    data = data.assign(row=range(len(data)), h=data["h"].where(data.index > 0, 99))
+    common = dict(weights="w", strata="h", calibration=calibration, lonely_psu=lonely_psu)
+    plain = Design(data, **common)
+    clustered = Design(data, cluster="row", **common)
+    for fn in (estimate_mean, estimate_total):
+        a = fn(plain, ["y", "one"], by="g")
+        b = fn(clustered, ["y", "one"], by="g")
+        for x, y in zip(a, b, strict=True):
+            assert x.estimate == pytest.approx(y.estimate, rel=1e-12, abs=1e-12)
+            if math.isnan(y.se):
+                assert math.isnan(x.se)
+            else:  # one-pass sums of squares: ~1e-8 of the estimate where the SE is ~0
+                tol = 1e-7 * max(1, abs(y.estimate))
+                assert x.se == pytest.approx(y.se, rel=1e-7, abs=tol)
 
 
 @SETTINGS
