@@ -268,7 +268,11 @@ def influence_variance(
     if z.ndim == 1:
         z = z[:, None]
     x = z * s.w[:, None]
-    totals = _sums_by(s.psu, x, s.n_psu)
+    if s.element:  # every row is a PSU: its total is its own value
+        totals = np.empty_like(x)
+        totals[s.psu] = x
+    else:
+        totals = _sums_by(s.psu, x, s.n_psu)
     cal = s.calibration
     if cal is not None:
         if cal.kind == "greg":
