@@ -947,35 +947,22 @@ def estimate_quantile(
         qhat = np.array([[c.quantile(p, rule) for p in probs] for c in cdfs]).reshape(
             domains.count, len(probs)
         )
+        # Woodruff: the proportion of values at or below each domain's estimate, as a mean.
+        inside = dom >= 0
         terms = []
         for k, p in enumerate(probs):
             threshold = np.full(len(values), np.nan)
-            inside = dom >= 0
             threshold[inside] = qhat[dom[inside], k]
-            indicator = np.where(values <= threshold, 1.0, 0.0)
             terms.append(
                 _Term(
                     variable=name,
                     level=p,
-                    statistic="quantile",
-                    columns=(indicator,),
+                    statistic="proportion",
+                    columns=(np.where(values <= threshold, 1.0, 0.0),),
                     mask=~np.isnan(values),
                 )
             )
-        proportions = _linear(
-            design,
-            [
-                _Term(
-                    variable=tm.variable,
-                    level=tm.level,
-                    statistic="proportion",
-                    columns=tm.columns,
-                    mask=tm.mask,
-                )
-                for tm in terms
-            ],
-            domains,
-        )
+        proportions = _linear(design, terms, domains)
         found = []
         for d, labels in enumerate(domains.labels):
             for k, p in enumerate(probs):

@@ -375,9 +375,7 @@ def _fit(
         reps = []
         for wr in design.replicate_weight_columns():
             wr_used = wr if every else wr[used]
-            reps.append(
-                _glm_fit(xu, yu, wr_used / wr_used.sum(), family, tol, max_iter, beta).coef
-            )
+            reps.append(_glm_fit(xu, yu, wr_used / wr_used.sum(), family, tol, max_iter, beta).coef)
         vcov = design.covariance(beta, np.vstack(reps))
         residual_df = design.degf + 1 - p
     else:
