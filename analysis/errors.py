@@ -33,3 +33,7 @@ class ConvergenceWarning(AnalysisWarning):
 
 class PrecisionWarning(AnalysisWarning):
     """An estimate is too imprecise to publish (small n, high coefficient of variation)."""
+
+
+class MapError(AnalysisError):
+    """Values cannot be drawn on the province map: unknown codes, duplicates, non-numbers."""

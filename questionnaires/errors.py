@@ -2,13 +2,28 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from typing import Any
+
 
 class QuestionnaireError(ValueError):
     """A questionnaire (or one of its expressions) breaks a rule of the format.
 
     The message is meant to be shown to the author unchanged: it names where (file, question,
     line), what rule was broken, and how to fix it.
+
+    Parameters
+    ----------
+    message
+        The whole message, one problem per line.
+    problems
+        The problems one by one (``questionnaires.document.Problem`` objects, each with
+        ``source``, ``location``, ``context`` and ``message``), when the loader found several.
     """
+
+    def __init__(self, message: str, *, problems: Sequence[Any] = ()):
+        super().__init__(message)
+        self.problems: tuple[Any, ...] = tuple(problems)
 
 
 class ExpressionError(QuestionnaireError):
