@@ -419,6 +419,15 @@ def test_results_export_to_frame_and_json_ready_records():
     json.dumps(records, allow_nan=False)
 
 
+def test_estimates_are_immutable_and_hashable():
+    est = estimate_mean(clus1(), "api00", by="stype")
+    assert len({est, estimate_mean(clus1(), "api00", by="stype")}) == 1
+    with pytest.raises(TypeError):
+        est[0].by["stype"] = "X"  # type: ignore[index]
+    with pytest.raises(AttributeError):
+        est[0].se = 0.0  # type: ignore[misc]
+
+
 def test_records_replace_non_finite_numbers_with_null():
     est = estimate_mean(strat(), "api00", df=math.inf)
     record = est.to_records()[0]
