@@ -742,7 +742,8 @@ def estimate_total(
     -----
     :math:`\\hat Y_d = \\sum_{i \\in d} w_i y_i` with influence values
     :math:`z_i = 1_{i \\in d} y_i` (R's ``svytotal``). The design effect divides by
-    :math:`\\hat N_d^2 (1 - n/\\hat N_d) s^2 / n`.
+    :math:`\\hat N_d^2 (1 - n/\\hat N_d) s^2 / n`; it is NaN when the weights sum to less than
+    n (R returns a negative number there).
     """
     domains = _common(design, by, alpha, min_n, max_cv)
     terms = _mean_terms(design, _as_list(variables), "total", na_rm)
