@@ -161,6 +161,9 @@ class Design:
     PSUs in stratum :math:`h` and :math:`f_h = n_h / N_h` its sampling fraction: R's
     ``survey:::svyrecvar`` with ``survey.ultimate.cluster`` (Lumley 2010, *Complex Surveys*,
     ch. 2). The design degrees of freedom are PSUs minus strata (R's ``degf``).
+
+    The design reads its columns once, when it is built: build a new one after changing the
+    data.
     """
 
     data: pd.DataFrame = field(repr=False)
