@@ -36,6 +36,7 @@ keeps the whole sample for its variance, as R's ``svyby`` on a ``subset()`` does
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, replace
@@ -47,7 +48,7 @@ from scipy import sparse
 
 from analysis.design import CalibrationModel
 from analysis.errors import EstimationError
-from analysis.linearization import t_quantile
+from analysis.linearization import t_quantile as _t_quantile
 from analysis.results import Estimate, Estimates, precision_flags
 
 __all__ = ["MOMENTS", "Aggregates", "aggregate", "count_by_domain", "mean_by_domain"]
@@ -440,6 +441,12 @@ def _groups(
         {name: _native(levels[k][codes[k][i]]) for k, name in enumerate(by)} for i in index
     ]
     return group, labels
+
+
+@functools.lru_cache(maxsize=256)
+def t_quantile(probability: float, df: float) -> float:
+    """Student's t quantile (cached: the dashboards ask for the same few again and again)."""
+    return _t_quantile(probability, df)
 
 
 def _native(value: object) -> object:

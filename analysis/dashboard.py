@@ -40,6 +40,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import functools
 import math
 import os
 import threading
@@ -338,21 +339,20 @@ class DashboardData:
 
     def value_label(self, column: str, value: object, lang: str = "zh") -> str:
         """A readable label of a group value (option label, province or region name)."""
+        labels = self._memo(f"labels:{column}:{lang}", lambda: self._labels(column, lang))
+        return labels.get(value, str(value))
+
+    def _labels(self, column: str, lang: str) -> dict[object, str]:
         if column == "province":
-            names = _province_names()
-            row = names.get(int(value)) if value is not None else None  # type: ignore[call-overload]
-            return row[0 if lang == "zh" else 1] if row else str(value)
+            return {code: names[0 if lang == "zh" else 1]
+                    for code, names in _province_names().items()}
         if column == "region":
-            return _REGION_LABELS.get(str(value), (str(value), str(value)))[lang != "zh"]
-        role = {"education": "education", "income": "income", "sex": "sex", "urban": "urban",
-                "occupation": "occupation"}.get(column)
-        if role is not None:
-            q = self.questionnaire.role(role)
-            if q is not None and q.choices is not None:
-                for c in q.choices:
-                    if c.name == value:
-                        return c.label.get(lang)
-        return str(value)
+            return {k: v[0 if lang == "zh" else 1] for k, v in _REGION_LABELS.items()}
+        q = self.questionnaire.role(column) if column in (
+            "education", "income", "sex", "urban", "occupation") else None
+        if q is None or q.choices is None:
+            return {}
+        return {c.name: c.label.get(lang) for c in q.choices}
 
     def _memo(self, key: str, make: Callable[[], T]) -> T:
         with self._lock:
@@ -433,6 +433,7 @@ _REGION_LABELS = {
 }
 
 
+@functools.cache
 def _province_names() -> dict[int, tuple[str, str]]:
     census = load_census()
     return {

@@ -224,6 +224,34 @@ def test_delete_drafts_of_a_response(state):
     assert state.delete_drafts(response_id=rid) == 0
 
 
+def test_count_drafts_by_version_hour_and_page(state):
+    """Unfinished responses for break-off reports: live drafts only, grouped."""
+    hour = dt.timedelta(hours=1)
+    state.save_draft("cfl", "2026.1", {"page": "knowledge"}, response_id=new_response_id(),
+                     now=T0)
+    state.save_draft("cfl", "2026.1", {"page": "knowledge"}, response_id=new_response_id(),
+                     now=T0 + dt.timedelta(minutes=20))
+    state.save_draft("cfl", "2026.1", {"answers": {}}, response_id=new_response_id(),
+                     now=T0 + hour)
+    state.save_draft("cfl", "2026.2", {"page": "skills"}, response_id=new_response_id(),
+                     now=T0 + hour)
+    state.save_draft("other", "1.0", {"page": "x"}, response_id=new_response_id(), now=T0)
+    submitted = new_response_id()
+    state.save_draft("cfl", "2026.1", {"page": "skills"}, response_id=submitted, now=T0)
+    state.delete_drafts(response_id=submitted)  # what submitting does
+    counts = state.count_drafts("cfl", now=T0 + 2 * hour)
+    assert [(c.questionnaire_version, c.saved_hour, c.page, c.n) for c in counts] == [
+        ("2026.1", T0, "knowledge", 2),
+        ("2026.1", T0 + hour, None, 1),
+        ("2026.2", T0 + hour, "skills", 1),
+    ]
+    assert state.count_drafts("cfl", now=T0 + dt.timedelta(days=30, minutes=30)) == [
+        c for c in counts if c.saved_hour == T0 + hour
+    ]
+    with pytest.raises(ResponseError, match="questionnaire_id"):
+        state.count_drafts("../etc")
+
+
 # --- audit log -----------------------------------------------------------------------------------
 
 
