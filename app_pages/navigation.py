@@ -40,7 +40,20 @@ class StaffPage:
 
 
 #: Staff pages, in menu order. ``action`` is checked with :func:`access.can`.
-STAFF_PAGES: tuple[StaffPage, ...] = ()
+STAFF_PAGES: tuple[StaffPage, ...] = (
+    StaffPage("app_pages/dash_overview.py", "概览", "Overview", "📈", "view_dashboards",
+              "分析", "Analysis", "dashboard-overview"),
+    StaffPage("app_pages/dash_literacy.py", "金融素养水平", "Financial literacy", "🗺️",
+              "view_dashboards", "分析", "Analysis", "dashboard-literacy"),
+    StaffPage("app_pages/dash_items.py", "题目分析", "Items", "🧩", "view_dashboards",
+              "分析", "Analysis", "dashboard-items"),
+    StaffPage("app_pages/dash_effectiveness.py", "教育效果", "Education effectiveness", "🎓",
+              "view_dashboards", "分析", "Analysis", "dashboard-effectiveness"),
+    StaffPage("app_pages/dash_weighting.py", "权重", "Weighting", "⚖️", "view_dashboards",
+              "分析", "Analysis", "dashboard-weighting"),
+    StaffPage("app_pages/dash_quality.py", "数据质量", "Data quality", "🔍", "view_dashboards",
+              "分析", "Analysis", "dashboard-quality"),
+)
 
 LARGE_TEXT_CSS = """
 <style>

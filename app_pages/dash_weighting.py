@@ -1,0 +1,135 @@
+"""Weighting: achieved against census margins, the weight distribution, Kish's design effect and
+effective sample size, and who has no census weight."""
+
+from __future__ import annotations
+
+import numpy as np
+import plotly.graph_objects as go
+import streamlit as st
+
+from analysis import dashboard as db
+from app_pages.common import language, require, tr
+from app_pages.dash_charts import COLOUR, FLAGGED_COLOUR, error_box, show_figure, show_table
+from app_pages.dash_filters import cached, panel, wide
+
+wide()
+require("view_dashboards")
+lang = language()
+st.title(tr("权重", "Weighting"))
+selection = panel()
+if selection is None:
+    st.stop()
+data, filters = selection.data, selection.filters
+
+SCHEMES = {
+    "full": ("完整方案：省份，以及各省的性别、年龄段、城乡结构",
+             "Full: province, and sex, age band and urban/rural within each province"),
+    "national": ("简化方案：省份，以及全国的性别、年龄段、城乡结构",
+                 "Simplified: province, and national sex, age band and urban/rural"),
+    "province": ("仅按省份", "Province only"),
+    "demographic": ("全国的性别、年龄段、城乡结构（问卷没有省份题）",
+                    "National sex, age band and urban/rural (no province question)"),
+    "none": ("无权重", "No weights"),
+}
+weighting = data.sample(filters.exclude_flagged).weighting
+st.markdown(f"**{tr('权重方案', 'Scheme')}**：{SCHEMES[weighting.scheme][lang != 'zh']}")
+st.caption(tr(
+    "用迭代比例拟合（raking）把样本校准到2020年第七次全国人口普查15岁及以上人口的边际分布。",
+    "Raking (iterative proportional fitting) to the margins of the population aged 15+ in the "
+    "7th national census (2020).",
+))
+if weighting.notes:
+    with st.expander(tr("为什么用了简化方案", "Why a simpler scheme was used")):
+        for note in weighting.notes:
+            st.text(note)
+if weighting.excluded:
+    st.warning(tr("以下受访者没有普查权重，未计入加权估计（计入不加权估计）：",
+                  "These respondents have no census weight and are left out of the weighted "
+                  "estimates (they count in the unweighted ones):"))
+    st.table({tr("原因", "Reason"): list(weighting.excluded),
+              tr("人数", "Respondents"): list(weighting.excluded.values())})
+if weighting.uncovered_provinces:
+    names = ", ".join(data.value_label("province", c, lang) for c in weighting.uncovered_provinces)
+    st.info(tr(f"没有受访者的省份（不在校准目标中，加权结果不代表这些省份）：{names}",
+               f"Provinces without respondents (left out of the targets; the weighted figures "
+               f"do not describe them): {names}"))
+
+try:
+    report = cached("weighting", selection.cache_key(),
+                    lambda: db.weighting_report(data, filters))
+except ValueError as exc:
+    error_box(exc)
+    st.stop()
+
+summary = report.summary.iloc[0]
+cols = st.columns(4)
+cols[0].metric(tr("加权受访者", "Weighted respondents"), f"{int(summary['n']):,}")
+cols[1].metric(tr("设计效应（Kish）", "Design effect (Kish)"), f"{summary['deff']:.2f}",
+               help=tr("deff = n·Σw²/(Σw)²：权重不等使方差放大的倍数。",
+                       "deff = n·Σw²/(Σw)²: how much unequal weights inflate the variance."))
+cols[2].metric(tr("有效样本量", "Effective sample size"), f"{summary['n_effective']:,.0f}",
+               help=tr("(Σw)²/Σw²", "(Σw)²/Σw²"))
+cols[3].metric(tr("最大/最小权重", "Largest / smallest weight"),
+               f"{summary['weight_max'] / summary['weight_min']:,.1f}"
+               if summary["n"] else "–")
+st.caption(tr("以上为筛选范围内的权重。", "For the weights in the selected domain."))
+
+st.subheader(tr("各省：样本、普查与加权后的比例", "Provinces: sample, census and weighted shares"))
+if not report.provinces.empty:
+    provinces = report.provinces
+    names = provinces["name_zh" if lang == "zh" else "name_en"]
+    figure = go.Figure()
+    figure.add_bar(x=names, y=provinces["sample_share"], name=tr("样本", "Sample"),
+                   marker_color=FLAGGED_COLOUR)
+    figure.add_bar(x=names, y=provinces["weighted_share"], name=tr("加权后", "Weighted"),
+                   marker_color=COLOUR)
+    figure.add_scatter(x=names, y=provinces["census_share"], mode="markers",
+                       name=tr("普查", "Census"),
+                       marker={"symbol": "line-ew-open", "size": 16, "color": "#c0392b",
+                               "line": {"width": 3}})
+    figure.update_layout(barmode="group", height=380, yaxis={"tickformat": ".0%"},
+                         margin={"l": 10, "r": 10, "t": 30, "b": 10},
+                         legend={"orientation": "h", "y": 1.1})
+    show_figure(figure, "weighting-provinces")
+    if filters.domain() or filters.start or filters.end:
+        st.caption(tr("筛选后，加权比例是筛选范围内的比例，普查比例仍为全国。",
+                      "With filters, the weighted shares are those within the domain; the census "
+                      "shares stay national."))
+
+st.subheader(tr("校准边际：达成值与普查目标", "Raking margins: achieved against census"))
+margins = report.margins
+show_table(margins.rename(columns={
+    "margin": tr("边际", "Margin"), "level": tr("类别", "Level"),
+    "target": tr("普查目标", "Census total"), "achieved": tr("加权后", "Achieved"),
+    "base": tr("加权前", "Before raking"), "n": tr("受访者", "Respondents"),
+    "rel_error": tr("相对误差", "Relative error"),
+    "census_share": tr("普查比例", "Census share"), "sample_share": tr("样本比例", "Sample share"),
+    "weighted_share": tr("加权比例", "Weighted share")}).round(6), "weighting-margins",
+    height=360)
+
+st.subheader(tr("权重分布", "Weight distribution"))
+histogram = report.histogram
+if len(histogram):
+    centres = np.sqrt(histogram["bin_lower"] * histogram["bin_upper"])
+    figure = go.Figure(go.Bar(x=centres, y=histogram["n"],
+                              width=(histogram["bin_upper"] - histogram["bin_lower"]) * 0.95,
+                              marker_color=COLOUR))
+    figure.update_layout(height=320, xaxis={"type": "log", "title": tr("权重（对数刻度）",
+                                                                       "Weight (log scale)")},
+                         yaxis_title=tr("受访者", "Respondents"),
+                         margin={"l": 10, "r": 10, "t": 20, "b": 10})
+    show_figure(figure, "weighting-histogram")
+quantiles = report.quantiles.reset_index()
+quantiles["q"] = [f"{q:.0%}" for q in quantiles["q"]]
+cols = st.columns(2)
+with cols[0]:
+    show_table(quantiles.rename(columns={"q": tr("分位数", "Quantile"),
+                                         "weight": tr("权重", "Weight")}).round(2),
+               "weighting-quantiles")
+with cols[1]:
+    show_table(report.summary.rename(columns={
+        "n": tr("人数", "n"), "weight_sum": tr("权重和", "Sum"),
+        "weight_min": tr("最小", "Min"), "weight_max": tr("最大", "Max"),
+        "weight_mean": tr("平均", "Mean"), "weight_cv": tr("变异系数", "CV"),
+        "deff": tr("设计效应", "deff"), "n_effective": tr("有效样本量", "Effective n")}).round(3),
+        "weighting-summary")
