@@ -56,6 +56,7 @@ __all__ = ["MOMENTS", "Aggregates", "aggregate", "count_by_domain", "mean_by_dom
 #: The sums kept per atom and outcome, over the rows where the outcome is present.
 MOMENTS: tuple[str, ...] = ("n", "y", "w", "wy", "wy2", "w2", "w2y", "w2y2")
 _RAKE_SWEEPS = 10  # as R's svyrecvar (see analysis.linearization)
+_ROUNDING = 1e-11  # relative size of rounding error in a sum of cancelling moments
 _SUPPORTED = ("rake", "poststratify")
 
 IntArray = np.ndarray
@@ -567,13 +568,17 @@ def mean_by_domain(
     with np.errstate(invalid="ignore", divide="ignore"):
         sum_t = (wz - a * cw).sum(axis=0)
         sum_t2 = (w2z2 - 2 * a * w2z + a * a * cw2).sum(axis=0)
+        # Size of the terms that cancel in sum_t2: a variance below rounding error of it
+        # (a domain of one respondent, a constant outcome) is zero.
+        scale = ((np.abs(m["w2y2"]) + 2 * np.abs(ybar * m["w2y"]) + ybar * ybar * m["w2"])
+                 / (big_n * big_n) + 2 * np.abs(a * w2z) + a * a * cw2).sum(axis=0)
         n_all = float(agg.n)
         variance = n_all / (n_all - 1) * (sum_t2 - sum_t * sum_t / n_all)
-        variance = np.maximum(variance, 0.0)
+        variance = np.where(variance > _ROUNDING * scale, variance, 0.0)
         s0, nd = total["w"], total["n"]
         ssq = total["wy2"] - total["wy"] ** 2 / s0
         vsrs = ssq / s0 * nd / (nd - 1) * (s0 - nd) / (s0 * nd)
-        vsrs = np.where(s0 >= nd, vsrs, np.nan)
+        vsrs = np.where((s0 >= nd) & (nd > 1), vsrs, np.nan)
         deff = variance / vsrs
         estimate = ybar + agg.shift[cols][None, :]
     t = t_quantile(1 - alpha / 2, dof)

@@ -14,12 +14,14 @@ time a page needs them.
 Respondents without a census weight are reported, never hidden: a respondent missing a
 calibration variable (province, sex, age, urban/rural), or younger than 15 (outside the census
 population), gets no weight; such respondents count in the unweighted figures and are left out
-of the weighted ones, and every page says how many there are. When the full scheme cannot be
-raked (a province x sex cell without respondents, as happens with few responses), simpler
-schemes are tried in turn: province plus national sex, age and urban/rural margins; province
-only; none. The scheme used and the reason are reported. Provinces without respondents are
-left out of the targets: the weighted figures then describe the population of the provinces
-that have respondents, and that is said too.
+of the weighted ones, and every page says how many there are. Sparse cells are collapsed, not
+hidden: in a province where a sex (age band, urban/rural) cell has fewer than
+:data:`MIN_CELL` respondents, that variable is raked to the province's total only, and the
+provinces so treated are listed. When even that cannot be raked, simpler schemes are tried in
+turn: province plus national sex, age and urban/rural margins; province only; none. The scheme
+used and the reason are reported. Provinces without respondents are left out of the targets:
+the weighted figures then describe the population of the provinces that have respondents, and
+that is said too.
 
 Filters are domains
 -------------------
@@ -82,6 +84,7 @@ from responses.state import DraftCount
 __all__ = [
     "CALIBRATION_VARIABLES",
     "GROUP_COLUMNS",
+    "MIN_CELL",
     "TIMEZONE_OFFSET",
     "DashboardData",
     "DashboardError",
@@ -109,6 +112,9 @@ __all__ = [
 TIMEZONE_OFFSET = dt.timedelta(hours=8)
 #: Group columns an analyst can filter and compare by (those the questionnaire has).
 GROUP_COLUMNS: tuple[str, ...] = ("sex", "age_group", "education", "income", "urban")
+#: Fewest respondents a province x sex (age band, urban/rural) cell needs to be raked to its
+#: census total; a province with a smaller cell is raked on its total for that variable only.
+MIN_CELL = 10
 #: Variables of the census weights, in the order of the raking margins.
 CALIBRATION_VARIABLES: tuple[str, ...] = ("province", "sex", "age_band", "urban")
 _DEMOGRAPHIC = ("sex", "age_band", "urban")
@@ -240,6 +246,13 @@ class Weighting:
         Census provinces without any weighted respondent (left out of the targets).
     notes
         Why simpler schemes were used (the weighting errors met on the way).
+    columns
+        The calibration columns the ``full`` scheme rakes on (``cal_sex`` ...: province x
+        demographic cells such as ``"44*female"``, or ``"54*all"`` in a province whose cells
+        were merged), aligned to ``rows``.
+    collapsed
+        Demographic -> provinces whose cells of it were merged because one had fewer than
+        :data:`MIN_CELL` respondents (the province then keeps only its total on that margin).
     """
 
     scheme: str
@@ -250,6 +263,16 @@ class Weighting:
     excluded: Mapping[str, int]
     uncovered_provinces: tuple[int, ...]
     notes: tuple[str, ...] = ()
+    columns: pd.DataFrame = field(default_factory=pd.DataFrame, repr=False)
+    collapsed: Mapping[str, tuple[int, ...]] = field(default_factory=dict)
+
+    def design_frame(self, frame: pd.DataFrame) -> pd.DataFrame:
+        """The weighted respondents' rows of ``frame`` with their ``weight`` and calibration
+        columns: the data of a :class:`~analysis.design.Design` with
+        ``calibration=self.result.model``."""
+        out = frame.iloc[self.rows].reset_index(drop=True)
+        extra = {name: self.columns[name].to_numpy() for name in self.columns.columns}
+        return out.assign(weight=self.weights, **extra)
 
     @property
     def n(self) -> int:
@@ -409,7 +432,7 @@ class DashboardData:
                         "There are no census weights for these responses "
                         f"({_no_weights_reason(w)}); use the unweighted figures."
                     )
-                data = frame.iloc[w.rows].assign(weight=w.weights)
+                data = w.design_frame(frame)
                 return aggregate(
                     data, self.outcomes, keys=keys, weights="weight",
                     calibration=w.result.model,
@@ -767,6 +790,56 @@ def _restricted_targets(margins: Sequence[str], covered: Sequence[int]) -> Targe
     )
 
 
+def _collapsed(
+    data: pd.DataFrame, covered: Sequence[int], demographics: Sequence[str]
+) -> tuple[Targets, dict[str, np.ndarray], dict[str, tuple[int, ...]]]:
+    """Targets on province and, for each demographic ``d``, a margin ``cal_<d>`` of province x
+    ``d`` cells in which a province with a cell of fewer than :data:`MIN_CELL` respondents
+    keeps only its total (``<code>*all``).
+
+    Returns the targets, the ``cal_<d>`` column of each respondent, and the provinces collapsed
+    for each demographic.
+    """
+    census = census_targets(margins=[f"province*{d}" for d in demographics]).to_frame()
+    province = data["province"].astype("Int64").to_numpy(dtype=np.int64)
+    keep = {str(c) for c in covered}
+    rows = [_restricted_targets(["province"], covered).to_frame()]
+    columns: dict[str, np.ndarray] = {}
+    collapsed: dict[str, tuple[int, ...]] = {}
+    for d in demographics:
+        table = census[census["variable"] == f"province*{d}"]
+        parts = table["level"].str.split("*", n=1, expand=True)
+        table = table.assign(province=parts[0], level=parts[1])
+        table = table[table["province"].isin(keep) & (table["total"] > 0)]
+        values = data[d].astype(str).to_numpy()
+        seen = pd.Series(1, index=pd.MultiIndex.from_arrays(
+            [province.astype(str), values])).groupby(level=[0, 1]).size().to_dict()
+        incomplete = sorted({
+            int(p) for p, lv in zip(table["province"], table["level"], strict=True)
+            if seen.get((p, lv), 0) < MIN_CELL
+        })
+        collapsed[d] = tuple(incomplete)
+        whole = np.isin(province, incomplete)
+        columns[f"cal_{d}"] = np.where(
+            whole, np.char.add(province.astype(str), "*all"),
+            np.char.add(np.char.add(province.astype(str), "*"), values.astype(str)),
+        ).astype(object)
+        out = table[~table["province"].astype(int).isin(incomplete)]
+        merged = table[table["province"].astype(int).isin(incomplete)].groupby(
+            "province", sort=False)["total"].sum()
+        rows.append(pd.DataFrame({"variable": f"cal_{d}",
+                                  "level": out["province"] + "*" + out["level"],
+                                  "total": out["total"]}))
+        rows.append(pd.DataFrame({"variable": f"cal_{d}", "level": merged.index + "*all",
+                                  "total": merged.to_numpy()}))
+    targets = Targets.from_frame(
+        pd.concat(rows, ignore_index=True),
+        provenance=f"2020 census, adults 15+, {len(covered)} provinces with respondents; "
+        "province x demographic cells, a province's cells merged where one is empty",
+    )
+    return targets, columns, collapsed
+
+
 def _weigh(frame: pd.DataFrame, rows: np.ndarray, questionnaire: Questionnaire) -> Weighting:
     """Census weights of the respondents at ``rows`` (see the module docstring)."""
     have = [v for v in CALIBRATION_VARIABLES if v in frame.columns]
@@ -785,25 +858,19 @@ def _weigh(frame: pd.DataFrame, rows: np.ndarray, questionnaire: Questionnaire) 
             excluded["under 15 (outside the census population)"] = int(young.sum())
         ok &= ~young
     demographics = [v for v in _DEMOGRAPHIC if v in have]
-    schemes: list[tuple[str, list[str]]] = []
-    if "province" in have:
-        if demographics:
-            schemes.append(("full", ["province", *(f"province*{d}" for d in demographics)]))
-            schemes.append(("national", ["province", *demographics]))
-        schemes.append(("province", ["province"]))
-    elif demographics:
-        schemes.append(("demographic", demographics))
     kept = rows[ok]
     census_codes = [int(c) for c in load_census()["gb_code"]]
-    notes: list[str] = []
-    if not schemes:
+    empty = pd.DataFrame(index=pd.RangeIndex(0))
+
+    def nothing(notes: tuple[str, ...], uncovered: tuple[int, ...] = ()) -> Weighting:
         return Weighting("none", (), None, rows[:0], np.zeros(0), MappingProxyType(excluded),
-                         (), ("the questionnaire has no province, sex, age or urban/rural "
-                              "question to weight on",))
+                         uncovered, notes, empty)
+
+    if "province" not in have and not demographics:
+        return nothing(("the questionnaire has no province, sex, age or urban/rural question "
+                        "to weight on",))
     if len(kept) < 2:
-        notes.append(f"only {len(kept)} respondent(s) have every calibration variable")
-        return Weighting("none", (), None, rows[:0], np.zeros(0),
-                         MappingProxyType({**excluded}), (), tuple(notes))
+        return nothing((f"only {len(kept)} respondent(s) have every calibration variable",))
     data = frame.iloc[kept]
     covered = census_codes
     if "province" in have:
@@ -816,23 +883,39 @@ def _weigh(frame: pd.DataFrame, rows: np.ndarray, questionnaire: Questionnaire) 
             data = frame.iloc[kept]
         covered = [c for c in census_codes if c in present]
     uncovered = tuple(c for c in census_codes if c not in covered) if "province" in have else ()
+    schemes: list[tuple[str, tuple[str, ...]]] = []
+    if "province" in have:
+        if demographics:
+            schemes.append(("full", ("province", *(f"province*{d}" for d in demographics))))
+            schemes.append(("national", ("province", *demographics)))
+        schemes.append(("province", ("province",)))
+    else:
+        schemes.append(("demographic", tuple(demographics)))
+    notes: list[str] = []
     for scheme, margins in schemes:
+        columns: dict[str, np.ndarray] = {}
+        collapsed: dict[str, tuple[int, ...]] = {}
         try:
-            if "province" in have:
+            if scheme == "full":
+                targets, columns, collapsed = _collapsed(data, covered, demographics)
+            elif "province" in have:
                 targets = _restricted_targets(margins, covered)
             else:
                 targets = census_targets(margins=margins)
             with warnings.catch_warnings():
                 warnings.simplefilter("error", ConvergenceWarning)
-                result = calibrate(data, targets, method="rake", max_iter=200,
+                result = calibrate(data.assign(**columns), targets, method="rake", max_iter=200,
                                    on_nonconvergence="raise")
         except (WeightingError, ConvergenceWarning) as exc:
             notes.append(f"{scheme}: {exc}")
             continue
-        return Weighting(scheme, tuple(margins), result, kept, np.asarray(result.weights),
-                         MappingProxyType(excluded), uncovered, tuple(notes))
-    return Weighting("none", (), None, rows[:0], np.zeros(0), MappingProxyType(excluded),
-                     uncovered, tuple(notes))
+        return Weighting(
+            scheme, margins, result, kept, np.asarray(result.weights),
+            MappingProxyType(excluded), uncovered, tuple(notes),
+            pd.DataFrame(columns, index=pd.RangeIndex(len(kept))),
+            MappingProxyType({k: v for k, v in collapsed.items() if v}),
+        )
+    return nothing(tuple(notes), uncovered)
 
 
 # ============================================================================ domains
@@ -1353,6 +1436,8 @@ def weighting_report(data: DashboardData, filters: Filters) -> WeightingReport:
             f"There are no census weights for these responses ({_no_weights_reason(w)})."
         )
     margins = w.result.margins.copy()
+    margins["margin"] = [m.replace("cal_", "province*", 1) if m.startswith("cal_") else m
+                         for m in margins["margin"]]
     totals = margins.groupby("margin", sort=False)
     margins["census_share"] = margins["target"] / totals["target"].transform("sum")
     margins["sample_share"] = margins["n"] / totals["n"].transform("sum")
@@ -1540,7 +1625,8 @@ def effectiveness(
             raise DashboardError(
                 f"There are no census weights for these responses ({_no_weights_reason(w)})."
             )
-        design = Design(work.assign(weight=w.weights), weights="weight",
+        extra = {name: w.columns[name].to_numpy() for name in w.columns.columns}
+        design = Design(work.assign(weight=w.weights, **extra), weights="weight",
                         calibration=w.result.model)
     else:
         design = Design(work)

@@ -321,7 +321,7 @@ def test_bad_input_is_named():
     data, model = synthetic()
     with pytest.raises(EstimationError, match="outcome column 'nope' is not in the data"):
         aggregate(data, ["nope"])
-    with pytest.raises(EstimationError, match="'sex' is str|not numeric"):
+    with pytest.raises(EstimationError, match="not numeric"):
         aggregate(data.assign(sex=data["sex"].astype(str)), ["sex"])
     with pytest.raises(EstimationError, match="non-positive"):
         aggregate(data.assign(weight=0.0), OUTCOMES, weights="weight")
