@@ -63,8 +63,9 @@ else:
     cols = st.columns(2)
     outcome = cols[0].selectbox(tr("结果指标", "Outcome"), list(data.outcomes), key="eff_outcome",
                                 format_func=lambda o: data.outcome_label(o, lang))
+    treatment_labels = {t: treatment_label(t) for t in options}
     treatment = cols[1].selectbox(tr("比较", "Comparison"), list(options), key="eff_treatment",
-                                  format_func=treatment_label)
+                                  format_func=treatment_labels.__getitem__)
     try:
         with st.spinner(tr("正在估计（四种方法）…", "Estimating (four methods)…")):
             result = cached("effect", selection.cache_key(outcome, treatment),

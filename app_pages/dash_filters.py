@@ -154,9 +154,10 @@ def panel() -> Selection | None:
     qid = top[0].selectbox(tr("问卷", "Questionnaire"), ids, format_func=title, key="dash_q")
     versions = [_ALL, *store().list_versions(qid)]
     _restore("dash_v", lambda v: v if v in versions else _ALL, _ALL)
+    every = tr("全部版本", "All versions")
     version = top[1].selectbox(
         tr("版本", "Version"), versions, key="dash_v",
-        format_func=lambda v: tr("全部版本", "All versions") if v == _ALL else v,
+        format_func=lambda v: every if v == _ALL else v,
     )
     _restore("dash_weighted", bool, True)
     weighted = top[2].toggle(
