@@ -59,11 +59,17 @@ def show_table(
     table: pd.DataFrame,
     name: str,
     *,
-    column_config: dict[str, object] | None = None,
+    formats: dict[str, str] | None = None,
     height: int | None = None,
 ) -> None:
-    """Draw a table and a button to download it as CSV."""
-    st.dataframe(table, hide_index=True, column_config=column_config,
+    """Draw a table and a button to download it as CSV (the numbers as they are).
+
+    ``formats`` maps a column to a Streamlit number format for display: ``"percent"`` for
+    shares (0.125 shows as 12.5%), ``"localized"`` for counts and totals, or a printf format.
+    """
+    config = {name: st.column_config.NumberColumn(format=fmt)
+              for name, fmt in (formats or {}).items() if name in table.columns}
+    st.dataframe(table, hide_index=True, column_config=config,
                  height=height if height is not None else "auto")
     st.download_button(
         tr("下载CSV", "Download CSV"),
@@ -131,7 +137,8 @@ def bar_with_ci(
                           height=max(260, 28 * len(table) + 120))
     else:
         fig.update_layout(yaxis=axis, xaxis=order, height=380)
-    fig.update_layout(barmode="overlay", margin={"l": 10, "r": 10, "t": 30, "b": 10},
+    fig.update_layout(barmode="overlay", bargap=0.35 if len(table) > 3 else 0.5,
+                      margin={"l": 10, "r": 10, "t": 30, "b": 10},
                       legend={"orientation": "h", "y": 1.08})
     return fig
 
@@ -156,11 +163,14 @@ def forest(
         hovertemplate="%{y}: %{x:.3f}<extra></extra>",
     )
     fig.add_vline(x=0, line={"color": "#777777", "width": 1})
-    for value, text in references:
-        if not math.isnan(value):
-            fig.add_vline(x=value, line={"color": REFERENCE_COLOUR, "dash": "dash", "width": 1.5},
-                          annotation_text=text, annotation_position="top",
-                          annotation_font_color=REFERENCE_COLOUR)
+    shown = sorted((v, t) for v, t in references if not math.isnan(v))
+    for i, (value, text) in enumerate(shown):
+        # the smaller reference is labelled on its left, the others on their right
+        fig.add_vline(x=value, line={"color": REFERENCE_COLOUR, "dash": "dash", "width": 1.5},
+                      annotation_text=text,
+                      annotation_position="top left" if i == 0 and len(shown) > 1
+                      else "top right",
+                      annotation_font_color=REFERENCE_COLOUR)
     fig.update_layout(
         xaxis={"title": value_title, "zeroline": False},
         yaxis={"autorange": "reversed", "categoryorder": "array",
@@ -169,6 +179,27 @@ def forest(
         margin={"l": 10, "r": 10, "t": 60, "b": 10},
         showlegend=False,
     )
+    return fig
+
+
+def love_plot(rows: pd.DataFrame, *, before: str, after: str, threshold: float = 0.1
+              ) -> go.Figure:
+    """Standardised mean differences before and after weighting, one row per covariate level
+    (``label``, ``smd_before``, ``smd_after``), with lines at +-``threshold``."""
+    fig = go.Figure()
+    fig.add_scatter(x=rows["smd_before"], y=rows["label"], mode="markers", name=before,
+                    marker={"color": FLAGGED_COLOUR, "size": 9, "symbol": "circle-open",
+                            "line": {"width": 2}})
+    fig.add_scatter(x=rows["smd_after"], y=rows["label"], mode="markers", name=after,
+                    marker={"color": COLOUR, "size": 9})
+    for x in (-threshold, threshold):
+        fig.add_vline(x=x, line={"color": REFERENCE_COLOUR, "dash": "dot", "width": 1})
+    fig.add_vline(x=0, line={"color": "#777777", "width": 1})
+    fig.update_layout(height=max(300, 22 * len(rows) + 120),
+                      yaxis={"autorange": "reversed", "categoryorder": "array",
+                             "categoryarray": rows["label"].tolist()},
+                      xaxis_title="SMD", margin={"l": 10, "r": 10, "t": 30, "b": 10},
+                      legend={"orientation": "h", "y": 1.06})
     return fig
 
 

@@ -11,10 +11,9 @@ import streamlit as st
 
 from analysis import dashboard as db
 from app_pages.common import language, registry, require, store, tr
-from app_pages.dash_charts import error_box, forest, show_figure, show_table
-from app_pages.dash_filters import cached, column_label, load, panel, wide
+from app_pages.dash_charts import error_box, forest, love_plot, show_figure, show_table
+from app_pages.dash_filters import cached, column_label, load, panel
 
-wide()
 require("view_dashboards")
 lang = language()
 st.title(tr("金融教育效果", "Financial education effectiveness"))
@@ -119,18 +118,48 @@ else:
             "ci_lower_sd": tr("下限（SD）", "Lower (SD)"),
             "ci_upper_sd": tr("上限（SD）", "Upper (SD)"),
             "n_treated": tr("教育组", "Educated"),
-            "n_control": tr("对照组", "Not educated")}).round(4), "effect-methods")
+            "n_control": tr("对照组", "Not educated")}).round(4), "effect-methods",
+            formats={"p": "%.3g"})
         with st.expander(tr("与元分析基准的比较", "Against the meta-analytic benchmarks")):
-            show_table(result.benchmark.assign(
-                method=[method_label(m) for m in result.benchmark["method"]]).round(4),
-                "effect-benchmark")
+            relation = {"above": tr("高于基准", "above the benchmark"),
+                        "below": tr("低于基准", "below the benchmark"),
+                        "consistent": tr("与基准一致", "consistent with it"),
+                        "unknown": tr("无法判断", "unknown")}
+            bench_table = result.benchmark.assign(
+                method=[method_label(m) for m in result.benchmark["method"]],
+                relation=[relation.get(r, r) for r in result.benchmark["relation"]],
+            )[["method", "effect_sd", "ci_lower_sd", "ci_upper_sd", "domain", "benchmark_sd",
+               "relation", "note", "source"]]
+            show_table(bench_table.rename(columns={
+                "method": tr("方法", "Method"), "effect_sd": tr("效果（SD）", "Effect (SD)"),
+                "ci_lower_sd": tr("下限（SD）", "Lower (SD)"),
+                "ci_upper_sd": tr("上限（SD）", "Upper (SD)"), "domain": tr("领域", "Domain"),
+                "benchmark_sd": tr("基准（SD）", "Benchmark (SD)"),
+                "relation": tr("比较", "Comparison"), "note": tr("说明", "Note"),
+                "source": tr("来源", "Source")}).round(4), "effect-benchmark")
     for method, message in result.errors.items():
         st.info(f"{method_label(method)}：{message}")
 
     if result.balance is not None:
         st.subheader(tr("协变量平衡（逆概率加权前后）", "Covariate balance before and after IPW"))
         balance = result.balance.copy()
-        show_table(balance.round(4), "effect-balance", height=320)
+        balance["label"] = [
+            f"{column_label(c)}：{data.value_label(c, v, lang)}" if v is not None and v == v
+            else column_label(c)
+            for c, v in zip(balance["covariate"], balance["level"], strict=True)
+        ]
+        show_figure(love_plot(balance, before=tr("加权前", "Before"),
+                              after=tr("逆概率加权后", "After IPW")), "effect-balance")
+        show_table(balance[["label", "mean_treated_before", "mean_control_before", "smd_before",
+                            "mean_treated_after", "mean_control_after", "smd_after"]].rename(
+            columns={"label": tr("协变量", "Covariate"),
+                     "mean_treated_before": tr("教育组（前）", "Educated, before"),
+                     "mean_control_before": tr("对照组（前）", "Not educated, before"),
+                     "smd_before": tr("SMD（前）", "SMD before"),
+                     "mean_treated_after": tr("教育组（后）", "Educated, after"),
+                     "mean_control_after": tr("对照组（后）", "Not educated, after"),
+                     "smd_after": tr("SMD（后）", "SMD after")}).round(4),
+            "effect-balance", height=320)
         st.caption(tr("标准化均值差（SMD）的绝对值小于0.1通常视为平衡良好"
                       "（Austin & Stuart 2015）。",
                       "An absolute standardised mean difference (SMD) below 0.1 is usually taken "
@@ -188,8 +217,18 @@ else:
             "Without a control group the change cannot all be put down to the session.",
         ))
         if not paired.items.empty:
-            items = paired.items.copy()
-            show_table(items.round(4), "prepost-items", height=300)
+            quiz_labels = {f"score__{q.name}": q.label.get(lang)
+                           for q in quiz_data.questionnaire.scored_items()}
+            items = paired.items.assign(item=[quiz_labels.get(i, i) for i in paired.items["item"]])
+            show_table(items.rename(columns={
+                "item": tr("题目", "Item"), "n": tr("配对人数", "Pairs"),
+                "pct_pre": tr("前测答对%", "% right before"),
+                "pct_post": tr("后测答对%", "% right after"),
+                "change": tr("变化（百分点）", "Change (points)"),
+                "right_to_wrong": tr("对→错", "Right to wrong"),
+                "wrong_to_right": tr("错→对", "Wrong to right"),
+                "mcnemar_p": tr("McNemar p值", "McNemar p")}).round(2), "prepost-items",
+                height=300, formats={tr("McNemar p值", "McNemar p"): "%.3g"})
         if not math.isnan(paired.hedges_g):
             show_figure(forest(pd.DataFrame({
                 "label": ["Hedges' g"], "estimate": [paired.hedges_g],

@@ -253,11 +253,6 @@ def panel() -> Selection | None:
     return Selection(data=data, filters=filters, data_key=data_key)
 
 
-def wide() -> None:
-    """Use the full width of the window (dashboards have wide tables and maps)."""
-    st.set_page_config(layout="wide")
-
-
 def stamp() -> str:
     """A time stamp for download file names."""
     return time.strftime("%Y%m%d-%H%M")

@@ -9,9 +9,8 @@ import streamlit as st
 from analysis import dashboard as db
 from app_pages.common import language, require, tr
 from app_pages.dash_charts import COLOUR, FLAGGED_COLOUR, error_box, show_figure, show_table
-from app_pages.dash_filters import cached, panel, wide
+from app_pages.dash_filters import cached, panel
 
-wide()
 require("view_dashboards")
 lang = language()
 st.title(tr("题目分析", "Item analysis"))

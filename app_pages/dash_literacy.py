@@ -11,9 +11,8 @@ from analysis import dashboard as db
 from analysis.geo import choropleth_figure, load_provinces_geojson
 from app_pages.common import language, require, tr
 from app_pages.dash_charts import bar_with_ci, error_box, flag_text, show_figure, show_table
-from app_pages.dash_filters import cached, column_label, panel, wide
+from app_pages.dash_filters import cached, column_label, panel
 
-wide()
 require("view_dashboards")
 lang = language()
 st.title(tr("金融素养水平", "Financial literacy"))
@@ -165,7 +164,7 @@ else:
             colorscale=[[0.0, "rgba(0,0,0,0)"], [1.0, "rgba(0,0,0,0)"]], showscale=False,
             marker={"line": {"color": "#d35400", "width": 2.5}},
             name=tr("精度低（样本少或变异系数大）", "Low precision (small n or high CV)"),
-            showlegend=True, hoverinfo="skip",
+            showlegend=False, hoverinfo="skip",
         ))
     show_figure(figure, "literacy-map")
     if len(flagged):

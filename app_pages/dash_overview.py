@@ -18,9 +18,8 @@ from app_pages.dash_charts import (
     show_figure,
     show_table,
 )
-from app_pages.dash_filters import REFRESH_SECONDS, cached, panel, wide
+from app_pages.dash_filters import REFRESH_SECONDS, cached, panel
 
-wide()
 require("view_dashboards")
 lang = language()
 st.title(tr("概览", "Overview"))
@@ -106,15 +105,21 @@ st.caption(tr(
     "each province would have if the responses were spread in proportion to its adult "
     "population (2020 census).",
 ))
-table = provinces[["province", "name_zh" if lang == "zh" else "name_en", "completes", "share",
-                   "census_share", "expected", "target", "progress"]].rename(columns={
-    "province": tr("代码", "Code"), "name_zh": tr("省份", "Province"),
-    "name_en": tr("省份", "Province"), "completes": tr("已提交", "Completed"),
-    "share": tr("占样本比例", "Share of sample"),
-    "census_share": tr("占成年人口比例", "Share of adults"),
+name = "name_zh" if lang == "zh" else "name_en"
+columns = ["province", name, "completes", "share", "census_share", "expected"]
+if has_target:
+    columns += ["target", "progress"]
+headers = {
+    "province": tr("代码", "Code"), name: tr("省份", "Province"),
+    "completes": tr("已提交", "Completed"), "share": tr("占样本", "Share of sample"),
+    "census_share": tr("占成年人口", "Share of adults"),
     "expected": tr("按人口比例应有", "Expected"), "target": tr("配额目标", "Quota target"),
-    "progress": tr("完成率", "Progress")})
-show_table(table.round(3), "overview-provinces", height=360)
+    "progress": tr("完成率", "Progress"),
+}
+table = provinces[columns].rename(columns=headers)
+show_table(table, "overview-provinces", height=360, formats={
+    headers["share"]: "percent", headers["census_share"]: "percent",
+    headers["expected"]: "%.0f", headers["progress"]: "percent"})
 
 cols = st.columns(2)
 with cols[0]:
@@ -132,5 +137,5 @@ with cols[1]:
     quality = result.quality.assign(flag=[FLAG_LABELS.get(f, (f, f))[lang != "zh"]
                                           for f in result.quality["flag"]])
     show_table(quality.rename(columns={"flag": tr("标记", "Flag"), "n": tr("人数", "n"),
-                                       "share": tr("比例", "Share")}).round(4),
-               "overview-quality")
+                                       "share": tr("比例", "Share")}),
+               "overview-quality", formats={tr("比例", "Share"): "percent"})

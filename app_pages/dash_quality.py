@@ -9,9 +9,8 @@ import streamlit as st
 from analysis import dashboard as db
 from app_pages.common import language, require, tr
 from app_pages.dash_charts import COLOUR, FLAG_LABELS, error_box, show_figure, show_table
-from app_pages.dash_filters import cached, panel, wide
+from app_pages.dash_filters import cached, panel
 
-wide()
 require("view_dashboards")
 lang = language()
 st.title(tr("数据质量", "Data quality"))
@@ -30,9 +29,10 @@ counts = result.counts.set_index("flag")
 any_n = int(counts.loc["flag_any", "n"])
 cols = st.columns(3)
 cols[0].metric(tr("筛选范围内答卷", "Responses in the domain"), f"{result.n:,}")
-cols[1].metric(tr("有质量标记", "Flagged"), f"{any_n:,}",
-               f"{counts.loc['flag_any', 'share']:.1%}" if result.n else None,
-               delta_color="off")
+cols[1].metric(tr("有质量标记", "Flagged"), f"{any_n:,}")
+if result.n:
+    cols[1].caption(tr(f"占 {counts.loc['flag_any', 'share']:.1%}",
+                       f"{counts.loc['flag_any', 'share']:.1%} of the domain"))
 cols[2].metric(tr("当前排除", "Excluded now"), f"{result.n_excluded:,}")
 if result.excluded:
     st.success(tr(
@@ -60,8 +60,8 @@ figure.update_layout(height=320, margin={"l": 10, "r": 40, "t": 20, "b": 10},
                      yaxis={"autorange": "reversed"}, xaxis_title=tr("答卷数", "Responses"))
 show_figure(figure, "quality-flags")
 show_table(table[["label", "n", "share"]].rename(columns={
-    "label": tr("标记", "Flag"), "n": tr("人数", "n"), "share": tr("比例", "Share")}).round(4),
-    "quality-flags")
+    "label": tr("标记", "Flag"), "n": tr("人数", "n"), "share": tr("比例", "Share")}),
+    "quality-flags", formats={tr("比例", "Share"): "percent"})
 
 st.subheader(tr("判定规则", "How the flags are set"))
 durations = result.durations
@@ -93,4 +93,5 @@ if not result.by_province.empty:
         columns={"province": tr("代码", "Code"), name: tr("省份", "Province"),
                  "n": tr("答卷数", "Responses"), "flagged": tr("有标记", "Flagged"),
                  "share": tr("比例", "Share")})
-    show_table(by_province.round(4), "quality-provinces", height=360)
+    show_table(by_province, "quality-provinces", height=360,
+               formats={tr("比例", "Share"): "percent"})

@@ -10,9 +10,8 @@ import streamlit as st
 from analysis import dashboard as db
 from app_pages.common import language, require, tr
 from app_pages.dash_charts import COLOUR, FLAGGED_COLOUR, error_box, show_figure, show_table
-from app_pages.dash_filters import cached, panel, wide
+from app_pages.dash_filters import cached, panel
 
-wide()
 require("view_dashboards")
 lang = language()
 st.title(tr("权重", "Weighting"))
@@ -97,15 +96,41 @@ if not report.provinces.empty:
                       "shares stay national."))
 
 st.subheader(tr("校准边际：达成值与普查目标", "Raking margins: achieved against census"))
-margins = report.margins
-show_table(margins.rename(columns={
+MARGIN_LABELS = {
+    "province": tr("省份", "Province"), "province*sex": tr("省份×性别", "Province × sex"),
+    "province*age_band": tr("省份×年龄段", "Province × age band"),
+    "province*urban": tr("省份×城乡", "Province × urban/rural"),
+    "sex": tr("性别", "Sex"), "age_band": tr("年龄段", "Age band"),
+    "urban": tr("城乡", "Urban/rural"),
+}
+margins = report.margins.assign(
+    margin=[MARGIN_LABELS.get(m, m) for m in report.margins["margin"]]).round(
+    {"target": 0, "achieved": 0, "base": 0})
+headers = {
     "margin": tr("边际", "Margin"), "level": tr("类别", "Level"),
     "target": tr("普查目标", "Census total"), "achieved": tr("加权后", "Achieved"),
     "base": tr("加权前", "Before raking"), "n": tr("受访者", "Respondents"),
     "rel_error": tr("相对误差", "Relative error"),
     "census_share": tr("普查比例", "Census share"), "sample_share": tr("样本比例", "Sample share"),
-    "weighted_share": tr("加权比例", "Weighted share")}).round(6), "weighting-margins",
-    height=360)
+    "weighted_share": tr("加权比例", "Weighted share")}
+show_table(margins.rename(columns=headers), "weighting-margins", height=360, formats={
+    headers["target"]: "localized", headers["achieved"]: "localized",
+    headers["base"]: "localized", headers["rel_error"]: "%.1e",
+    headers["census_share"]: "percent", headers["sample_share"]: "percent",
+    headers["weighted_share"]: "percent"})
+if weighting.collapsed:
+    names = {"sex": tr("性别", "sex"), "age_band": tr("年龄段", "age band"),
+             "urban": tr("城乡", "urban/rural")}
+    lines = [
+        f"- {names.get(d, d)}：" + ", ".join(data.value_label("province", c, lang) for c in codes)
+        for d, codes in weighting.collapsed.items()
+    ]
+    st.caption(tr(
+        "以下省份的某一类别受访者少于10人，该变量只按省份总数校准（类别合并，显示为“代码*all”）：",
+        "In these provinces a category had fewer than 10 respondents, so that variable is raked "
+        "to the province's total only (categories merged, shown as \"code*all\"):",
+    ))
+    st.markdown("\n".join(lines))
 
 st.subheader(tr("权重分布", "Weight distribution"))
 histogram = report.histogram
@@ -119,17 +144,25 @@ if len(histogram):
                          yaxis_title=tr("受访者", "Respondents"),
                          margin={"l": 10, "r": 10, "t": 20, "b": 10})
     show_figure(figure, "weighting-histogram")
-quantiles = report.quantiles.reset_index()
+quantiles = report.quantiles.round(1).reset_index()
 quantiles["q"] = [f"{q:.0%}" for q in quantiles["q"]]
+show_table(report.summary.round(
+    {"weight_sum": 0, "weight_min": 1, "weight_max": 1, "weight_mean": 1, "n_effective": 0}
+).rename(columns={
+    "n": tr("人数", "n"), "weight_sum": tr("权重和", "Sum"),
+    "weight_min": tr("最小", "Min"), "weight_max": tr("最大", "Max"),
+    "weight_mean": tr("平均", "Mean"), "weight_cv": tr("变异系数", "CV"),
+    "deff": tr("设计效应", "deff"), "n_effective": tr("有效样本量", "Effective n")}),
+    "weighting-summary", formats={tr("权重和", "Sum"): "localized",
+                                  tr("最小", "Min"): "localized",
+                                  tr("最大", "Max"): "localized",
+                                  tr("平均", "Mean"): "localized",
+                                  tr("变异系数", "CV"): "%.3f",
+                                  tr("设计效应", "deff"): "%.3f",
+                                  tr("有效样本量", "Effective n"): "localized"})
 cols = st.columns(2)
 with cols[0]:
     show_table(quantiles.rename(columns={"q": tr("分位数", "Quantile"),
-                                         "weight": tr("权重", "Weight")}).round(2),
-               "weighting-quantiles")
-with cols[1]:
-    show_table(report.summary.rename(columns={
-        "n": tr("人数", "n"), "weight_sum": tr("权重和", "Sum"),
-        "weight_min": tr("最小", "Min"), "weight_max": tr("最大", "Max"),
-        "weight_mean": tr("平均", "Mean"), "weight_cv": tr("变异系数", "CV"),
-        "deff": tr("设计效应", "deff"), "n_effective": tr("有效样本量", "Effective n")}).round(3),
-        "weighting-summary")
+                                         "weight": tr("权重", "Weight")}),
+               "weighting-quantiles", formats={tr("权重", "Weight"): "localized"})
+

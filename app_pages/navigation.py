@@ -27,7 +27,9 @@ from app_pages.common import (
 
 @dataclass(frozen=True)
 class StaffPage:
-    """A page for signed-in staff: its file, titles, icon, the action it needs, its group."""
+    """A page for signed-in staff: its file, titles, icon, the action it needs, its group, and
+    its layout (``"centered"`` or ``"wide"``, set once per run by the router: a page that set
+    it again after the router would race with it in the browser)."""
 
     path: str
     title_zh: str
@@ -37,22 +39,25 @@ class StaffPage:
     group_zh: str
     group_en: str
     url_path: str
+    layout: str = "centered"
 
 
 #: Staff pages, in menu order. ``action`` is checked with :func:`access.can`.
 STAFF_PAGES: tuple[StaffPage, ...] = (
-    StaffPage("app_pages/dash_overview.py", "概览", "Overview", "📈", "view_dashboards",
-              "分析", "Analysis", "dashboard-overview"),
-    StaffPage("app_pages/dash_literacy.py", "金融素养水平", "Financial literacy", "🗺️",
-              "view_dashboards", "分析", "Analysis", "dashboard-literacy"),
-    StaffPage("app_pages/dash_items.py", "题目分析", "Items", "🧩", "view_dashboards",
-              "分析", "Analysis", "dashboard-items"),
-    StaffPage("app_pages/dash_effectiveness.py", "教育效果", "Education effectiveness", "🎓",
-              "view_dashboards", "分析", "Analysis", "dashboard-effectiveness"),
-    StaffPage("app_pages/dash_weighting.py", "权重", "Weighting", "⚖️", "view_dashboards",
-              "分析", "Analysis", "dashboard-weighting"),
-    StaffPage("app_pages/dash_quality.py", "数据质量", "Data quality", "🔍", "view_dashboards",
-              "分析", "Analysis", "dashboard-quality"),
+    StaffPage("app_pages/dash_overview.py", "概览", "Overview", ":material/monitoring:",
+              "view_dashboards", "分析", "Analysis", "dashboard-overview", "wide"),
+    StaffPage("app_pages/dash_literacy.py", "金融素养水平", "Financial literacy",
+              ":material/map:", "view_dashboards", "分析", "Analysis", "dashboard-literacy",
+              "wide"),
+    StaffPage("app_pages/dash_items.py", "题目分析", "Items", ":material/quiz:",
+              "view_dashboards", "分析", "Analysis", "dashboard-items", "wide"),
+    StaffPage("app_pages/dash_effectiveness.py", "教育效果", "Education effectiveness",
+              ":material/school:", "view_dashboards", "分析", "Analysis",
+              "dashboard-effectiveness", "wide"),
+    StaffPage("app_pages/dash_weighting.py", "权重", "Weighting", ":material/balance:",
+              "view_dashboards", "分析", "Analysis", "dashboard-weighting", "wide"),
+    StaffPage("app_pages/dash_quality.py", "数据质量", "Data quality", ":material/fact_check:",
+              "view_dashboards", "分析", "Analysis", "dashboard-quality", "wide"),
 )
 
 LARGE_TEXT_CSS = """
@@ -124,7 +129,6 @@ def run() -> None:
     st.set_page_config(
         page_title="消费者金融素养调查 · Financial literacy survey",
         page_icon="📊",
-        layout="centered",
         initial_sidebar_state="collapsed",
     )
     session = _sidebar()
@@ -153,4 +157,6 @@ def run() -> None:
         nav = st.navigation({tr("受访者", "Respondents"): [survey], **groups})
     else:
         nav = st.navigation([survey], position="hidden")
+    layouts = {page.url_path: page.layout for page in STAFF_PAGES}
+    st.set_page_config(layout="wide" if layouts.get(nav.url_path) == "wide" else "centered")
     nav.run()

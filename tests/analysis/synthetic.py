@@ -332,7 +332,10 @@ def synthetic_frame(
     maker = _Maker(questionnaire, n, rng, theta=theta, fixed=fixed)
     maker.make()
     frame = maker.frame()
-    day = np.minimum(np.floor(rng.exponential(days / 2.5, n)), days - 1)
+    # busier at the start, tailing off: an exponential truncated to the fieldwork period
+    scale = days / 2.5
+    u = rng.random(n)
+    day = np.floor(-scale * np.log1p(-u * (1 - np.exp(-days / scale))))
     hour = np.clip(rng.normal(13.5, 4.0, n), 0, 23.99) - 8.0  # Beijing daytime, in UTC
     submitted = (
         pd.Timestamp(start) + pd.to_timedelta(day, unit="D") + pd.to_timedelta(hour, unit="h")
