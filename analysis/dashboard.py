@@ -7,7 +7,7 @@ Loading (:func:`load_dashboard`, or :func:`prepare_dashboard` from a frame) read
 questionnaire's responses from the store once (one version or all, Arrow-backed columns),
 scores each version, and computes census weights: raking on ``province``,
 ``province*sex``, ``province*age_band`` and ``province*urban`` (2020 census, adults 15+). The
-frame kept is compact (categorical demographics, float outcomes, sorted by submission time).
+frame kept is compact (categorical demographics, float outcomes).
 Quality flags and the weights of the sample without flagged responses are computed the first
 time a page needs them.
 
@@ -48,6 +48,7 @@ import os
 import threading
 import warnings
 from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
@@ -290,7 +291,7 @@ class _Sample:
     """One sample (all responses, or those without a quality flag) and its weights."""
 
     name: str
-    rows: np.ndarray  # positions in the frame, increasing (so, in time order)
+    rows: np.ndarray  # positions in the frame, increasing
     weighting: Weighting
 
 
@@ -307,14 +308,13 @@ class DashboardData:
     questionnaires
         Version -> its questionnaire.
     frame
-        One row per response in submission order: ``questionnaire_version``, ``day`` (China
-        calendar day, days since 1970-01-01), ``duration_seconds``, the analysis columns
-        (categorical), the exposure columns (0/1 float), the outcomes (index and dimensions).
+        One row per response, in the store's order: ``questionnaire_version``, ``day`` (China
+        calendar day of submission, days since 1970-01-01), ``duration_seconds``, the
+        analysis columns (categorical), the exposure columns (0/1 float), the outcomes (index
+        and dimensions).
     responses
         The stored answers with the metadata quality flags and item analysis need (compact
-        Arrow-backed integer columns), in the store's order.
-    response_rows
-        Row of :attr:`responses` of each row of :attr:`frame`.
+        Arrow-backed integer columns), row for row with :attr:`frame`.
     outcomes
         The index, then each dimension's column.
     groups
@@ -331,7 +331,6 @@ class DashboardData:
     questionnaires: Mapping[str, Questionnaire]
     frame: pd.DataFrame = field(repr=False)
     responses: pd.DataFrame = field(repr=False)
-    response_rows: np.ndarray = field(repr=False)
     outcomes: tuple[str, ...]
     groups: tuple[str, ...]
     weighting: Weighting
@@ -400,8 +399,7 @@ class DashboardData:
             flags = flags[[*FLAGS, "flag_any"]]
             flags.index = rows
             parts.append(flags)
-        stored = pd.concat(parts).sort_index() if len(parts) > 1 else parts[0]
-        out = stored.take(self.response_rows)
+        out = pd.concat(parts).sort_index() if len(parts) > 1 else parts[0]
         out.index = pd.RangeIndex(len(out))
         return out
 
@@ -628,7 +626,6 @@ def prepare_dashboard(
         raise DashboardError(f"There are no responses to {next(iter(ids))!r} yet.")
     responses = responses.reset_index(drop=True)
     version_codes = _categorical(responses["questionnaire_version"])
-    versions_col = np.asarray(version_codes.categories, dtype=object)[version_codes.codes]
     present = sorted(set(version_codes.categories), key=_version_key)
     unknown = [v for v in present if v not in questionnaires]
     if unknown:
@@ -641,18 +638,6 @@ def prepare_dashboard(
         ([latest.index.name] if latest.index is not None else [])
         + [DIMENSION_PREFIX + d.name for d in latest.dimensions]
     )
-    pieces = []
-    for v in present:
-        rows = np.flatnonzero(versions_col == v)
-        scored = score_responses(_take(responses, rows), questionnaires[v],
-                                 item_scores=False).frame
-        scored.index = rows
-        pieces.append(scored)
-    scored_all = _concat_scored(pieces[::-1]).sort_index()
-    frame = _compact_frame(scored_all, responses, outcomes)
-    submitted = responses["submitted_at"].to_numpy(dtype="datetime64[us]").view(np.int64)
-    order = np.argsort(submitted, kind="stable")
-    frame = frame.take(order).reset_index(drop=True)
     answer_columns: dict[str, None] = dict.fromkeys(
         ["questionnaire_version", "submitted_at", "duration_seconds", "token_hash",
          "device_class", "province"]
@@ -660,10 +645,22 @@ def prepare_dashboard(
     for qn in questionnaires.values():
         for column in qn.columns(include_contact=False):
             answer_columns.setdefault(column.name, None)
-    compact = _compact_answers(responses, list(answer_columns))
-    groups = tuple(g for g in GROUP_COLUMNS if g in frame.columns
-                   and isinstance(frame[g].dtype, pd.CategoricalDtype))
-    weighting = _weigh(frame, np.arange(len(frame)), latest)
+    # Narrowing the stored columns (Arrow casts, which release the GIL) runs beside scoring.
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        compacting = pool.submit(_compact_answers, responses, list(answer_columns))
+        pieces = []
+        for v in present:
+            rows = np.flatnonzero(version_codes.codes == version_codes.categories.get_loc(v))
+            scored = score_responses(_take(responses, rows), questionnaires[v],
+                                     item_scores=False).frame
+            scored.index = rows
+            pieces.append(scored)
+        scored_all = _concat_scored(pieces[::-1]).sort_index()
+        frame = _compact_frame(scored_all, responses, outcomes)
+        groups = tuple(g for g in GROUP_COLUMNS if g in frame.columns
+                       and isinstance(frame[g].dtype, pd.CategoricalDtype))
+        weighting = _weigh(frame, np.arange(len(frame)), latest)
+        compact = compacting.result()
     return DashboardData(
         questionnaire_id=latest.id,
         version=version,
@@ -671,7 +668,6 @@ def prepare_dashboard(
         questionnaires=MappingProxyType({v: questionnaires[v] for v in present}),
         frame=frame,
         responses=compact,
-        response_rows=order,
         outcomes=outcomes,
         groups=groups,
         weighting=weighting,
@@ -738,7 +734,8 @@ def _compact_frame(
     if "province" in scored.columns:
         census_codes = load_census()["gb_code"].astype(int).tolist()
         codes = scored["province"].to_numpy(dtype=np.float64, na_value=np.nan)
-        extra = sorted({int(c) for c in codes[~np.isnan(codes)]} - set(census_codes))
+        extra = sorted(set(np.unique(codes[~np.isnan(codes)]).astype(int).tolist())
+                       - set(census_codes))
         categories = census_codes + extra
         values = pd.array(codes, dtype="Float64").astype("Int64")
         columns["province"] = pd.Categorical(values, categories=categories)
@@ -790,52 +787,68 @@ def _restricted_targets(margins: Sequence[str], covered: Sequence[int]) -> Targe
     )
 
 
+def _codes_of(series: pd.Series) -> tuple[np.ndarray, list[Any]]:
+    """Integer codes (-1 missing) and values of a column (a categorical's own codes)."""
+    if isinstance(series.dtype, pd.CategoricalDtype):
+        return np.asarray(series.cat.codes, dtype=np.int64), list(series.cat.categories)
+    codes, uniques = pd.factorize(series, sort=True)
+    return np.asarray(codes, dtype=np.int64), list(uniques)
+
+
 def _collapsed(
     data: pd.DataFrame, covered: Sequence[int], demographics: Sequence[str]
-) -> tuple[Targets, dict[str, np.ndarray], dict[str, tuple[int, ...]]]:
+) -> tuple[Targets, dict[str, pd.Categorical], dict[str, tuple[int, ...]]]:
     """Targets on province and, for each demographic ``d``, a margin ``cal_<d>`` of province x
     ``d`` cells in which a province with a cell of fewer than :data:`MIN_CELL` respondents
     keeps only its total (``<code>*all``).
 
-    Returns the targets, the ``cal_<d>`` column of each respondent, and the provinces collapsed
-    for each demographic.
+    Returns the targets, the ``cal_<d>`` column of each respondent (categorical), and the
+    provinces collapsed for each demographic. Works on integer codes: the cell counts are one
+    ``bincount``.
     """
     census = census_targets(margins=[f"province*{d}" for d in demographics]).to_frame()
-    province = data["province"].astype("Int64").to_numpy(dtype=np.int64)
+    prov_codes, prov_values = _codes_of(data["province"])
+    prov_labels = [str(int(p)) for p in prov_values]
     keep = {str(c) for c in covered}
     rows = [_restricted_targets(["province"], covered).to_frame()]
-    columns: dict[str, np.ndarray] = {}
+    columns: dict[str, pd.Categorical] = {}
     collapsed: dict[str, tuple[int, ...]] = {}
     for d in demographics:
         table = census[census["variable"] == f"province*{d}"]
         parts = table["level"].str.split("*", n=1, expand=True)
         table = table.assign(province=parts[0], level=parts[1])
         table = table[table["province"].isin(keep) & (table["total"] > 0)]
-        values = data[d].astype(str).to_numpy()
-        seen = pd.Series(1, index=pd.MultiIndex.from_arrays(
-            [province.astype(str), values])).groupby(level=[0, 1]).size().to_dict()
+        level_codes, level_values = _codes_of(data[d])
+        width = len(level_values)
+        counts = np.bincount(prov_codes * width + level_codes,
+                             minlength=len(prov_values) * width).reshape(-1, width)
+        p_index = {p: i for i, p in enumerate(prov_labels)}
+        l_index = {str(v): j for j, v in enumerate(level_values)}
         incomplete = sorted({
             int(p) for p, lv in zip(table["province"], table["level"], strict=True)
-            if seen.get((p, lv), 0) < MIN_CELL
+            if p not in p_index or lv not in l_index
+            or counts[p_index[p], l_index[lv]] < MIN_CELL
         })
         collapsed[d] = tuple(incomplete)
-        whole = np.isin(province, incomplete)
-        columns[f"cal_{d}"] = np.where(
-            whole, np.char.add(province.astype(str), "*all"),
-            np.char.add(np.char.add(province.astype(str), "*"), values.astype(str)),
-        ).astype(object)
-        out = table[~table["province"].astype(int).isin(incomplete)]
-        merged = table[table["province"].astype(int).isin(incomplete)].groupby(
-            "province", sort=False)["total"].sum()
+        whole = np.isin(np.asarray(prov_values, dtype=np.int64), incomplete)
+        cal = np.where(whole[prov_codes], len(prov_values) * width + prov_codes,
+                       prov_codes * width + level_codes)
+        categories = [f"{p}*{v}" for p in prov_labels for v in level_values] + [
+            f"{p}*all" for p in prov_labels]
+        columns[f"cal_{d}"] = pd.Categorical.from_codes(
+            cal, categories=categories).remove_unused_categories()
+        inside = table["province"].astype(int).isin(incomplete)
+        merged = table[inside].groupby("province", sort=False)["total"].sum()
         rows.append(pd.DataFrame({"variable": f"cal_{d}",
-                                  "level": out["province"] + "*" + out["level"],
-                                  "total": out["total"]}))
+                                  "level": table.loc[~inside, "province"] + "*"
+                                  + table.loc[~inside, "level"],
+                                  "total": table.loc[~inside, "total"]}))
         rows.append(pd.DataFrame({"variable": f"cal_{d}", "level": merged.index + "*all",
                                   "total": merged.to_numpy()}))
     targets = Targets.from_frame(
         pd.concat(rows, ignore_index=True),
         provenance=f"2020 census, adults 15+, {len(covered)} provinces with respondents; "
-        "province x demographic cells, a province's cells merged where one is empty",
+        "province x demographic cells, a province's cells merged where one is sparse",
     )
     return targets, columns, collapsed
 
@@ -874,10 +887,11 @@ def _weigh(frame: pd.DataFrame, rows: np.ndarray, questionnaire: Questionnaire) 
     data = frame.iloc[kept]
     covered = census_codes
     if "province" in have:
-        present = set(data["province"].astype("Int64").dropna().astype(int).tolist())
+        codes, values = _codes_of(data["province"])
+        present = {int(values[c]) for c in np.unique(codes[codes >= 0])}
         unknown = present - set(census_codes)
         if unknown:
-            bad = data["province"].astype("Int64").isin(sorted(unknown)).to_numpy(dtype=bool)
+            bad = data["province"].isin(sorted(unknown)).to_numpy(dtype=bool)
             excluded["province outside the census table"] = int(bad.sum())
             kept = kept[~bad]
             data = frame.iloc[kept]
@@ -893,7 +907,7 @@ def _weigh(frame: pd.DataFrame, rows: np.ndarray, questionnaire: Questionnaire) 
         schemes.append(("demographic", tuple(demographics)))
     notes: list[str] = []
     for scheme, margins in schemes:
-        columns: dict[str, np.ndarray] = {}
+        columns: dict[str, pd.Categorical] = {}
         collapsed: dict[str, tuple[int, ...]] = {}
         try:
             if scheme == "full":
@@ -912,7 +926,7 @@ def _weigh(frame: pd.DataFrame, rows: np.ndarray, questionnaire: Questionnaire) 
         return Weighting(
             scheme, margins, result, kept, np.asarray(result.weights),
             MappingProxyType(excluded), uncovered, tuple(notes),
-            pd.DataFrame(columns, index=pd.RangeIndex(len(kept))),
+            pd.DataFrame(dict(columns), index=pd.RangeIndex(len(kept))),
             MappingProxyType({k: v for k, v in collapsed.items() if v}),
         )
     return nothing(tuple(notes), uncovered)
@@ -949,22 +963,24 @@ def _day_number(day: dt.date) -> int:
     return (day - dt.date(1970, 1, 1)).days
 
 
-def _date_slice(data: DashboardData, filters: Filters, rows: np.ndarray) -> slice:
-    """The positions (within ``rows``, which are in time order) of the filter's dates."""
+def _date_mask(data: DashboardData, filters: Filters, rows: np.ndarray) -> np.ndarray | None:
+    """Boolean over ``rows``: submitted within the filter's dates; ``None`` when there is no
+    date restriction."""
+    if filters.start is None and filters.end is None:
+        return None
     days = data.frame["day"].to_numpy()[rows]
-    lo, hi = 0, len(rows)
+    mask = np.ones(len(rows), dtype=bool)
     if filters.start is not None:
-        lo = int(np.searchsorted(days, _day_number(filters.start), side="left"))
+        mask &= days >= _day_number(filters.start)
     if filters.end is not None:
-        hi = int(np.searchsorted(days, _day_number(filters.end), side="right"))
-    return slice(lo, max(lo, hi))
+        mask &= days <= _day_number(filters.end)
+    return mask
 
 
 def _row_mask(data: DashboardData, filters: Filters, rows: np.ndarray) -> np.ndarray:
     """Boolean over ``rows``: in the filter's domain (dates and selections)."""
-    mask = np.zeros(len(rows), dtype=bool)
-    span = _date_slice(data, filters, rows)
-    mask[span] = True
+    dates = _date_mask(data, filters, rows)
+    mask = np.ones(len(rows), dtype=bool) if dates is None else dates
     frame = data.frame
     for name, values in filters.domain().items():
         mask &= frame[name].isin(list(values)).to_numpy(dtype=bool)[rows]
@@ -973,11 +989,8 @@ def _row_mask(data: DashboardData, filters: Filters, rows: np.ndarray) -> np.nda
 
 def _domain_aggregates(data: DashboardData, filters: Filters, weighted: bool) -> Aggregates:
     agg = data.aggregates(filters.exclude_flagged, weighted)
-    rows = data.rows_of(filters.exclude_flagged, weighted)
-    span = _date_slice(data, filters, rows)
-    if span.start == 0 and span.stop == len(rows):
-        return agg
-    return agg.within(span)
+    dates = _date_mask(data, filters, data.rows_of(filters.exclude_flagged, weighted))
+    return agg if dates is None else agg.within(dates)
 
 
 # ============================================================================ literacy
@@ -1346,7 +1359,7 @@ def data_quality(data: DashboardData, filters: Filters) -> DataQuality:
 def _rescored(data: DashboardData, rows: np.ndarray, version: str) -> Any:
     """The stored answers of frame ``rows`` (one version) and their scores with item scores."""
     qn = data.questionnaires[version]
-    sub = data.responses.iloc[data.response_rows[rows]].reset_index(drop=True)
+    sub = _take(data.responses, rows).reset_index(drop=True)
     return sub, score_responses(sub, qn)
 
 
