@@ -183,8 +183,8 @@ def panel() -> Selection | None:
 
     frame = data.frame
     days = frame["day"]
-    first = dt.date(1970, 1, 1) + dt.timedelta(days=int(days.iloc[0]))
-    last = dt.date(1970, 1, 1) + dt.timedelta(days=int(days.iloc[-1]))
+    first = dt.date(1970, 1, 1) + dt.timedelta(days=int(days.min()))
+    last = dt.date(1970, 1, 1) + dt.timedelta(days=int(days.max()))
 
     def valid_dates(value: Any) -> tuple[dt.date, dt.date]:
         if isinstance(value, tuple | list) and len(value) == 2:
