@@ -199,12 +199,12 @@ else:
     except ValueError as exc:
         error_box(exc)
     else:
-        cols = st.columns(4)
-        cols[0].metric(tr("配对人数", "Pairs"), f"{paired.n:,}")
-        cols[1].metric(tr("前测平均分", "Mean before"), f"{paired.mean_pre:.1f}")
-        cols[2].metric(tr("后测平均分", "Mean after"), f"{paired.mean_post:.1f}",
-                       f"{paired.mean_change:+.1f}")
-        cols[3].metric("Hedges' g", f"{paired.hedges_g:.2f}")
+        quads = st.columns(4)
+        quads[0].metric(tr("配对人数", "Pairs"), f"{paired.n:,}")
+        quads[1].metric(tr("前测平均分", "Mean before"), f"{paired.mean_pre:.1f}")
+        quads[2].metric(tr("后测平均分", "Mean after"), f"{paired.mean_post:.1f}",
+                        f"{paired.mean_change:+.1f}")
+        quads[3].metric("Hedges' g", f"{paired.hedges_g:.2f}")
         st.caption(tr(
             f"平均提高 {paired.mean_change:.1f} 分（95%置信区间 {paired.ci_lower:.1f}–"
             f"{paired.ci_upper:.1f}，配对t检验 p={paired.p_value:.3g}）；Hedges' g 95%置信区间 "

@@ -90,10 +90,13 @@ def _result(kind: str, key: tuple[object, ...], _make: Callable[[], Any]) -> Any
 def cached(kind: str, key: tuple[object, ...], make: Callable[[], T]) -> T:
     """``make()``, computed once per ``kind`` and ``key`` and shared by all sessions (results
     are read-only: copy a table before changing it)."""
-    return _result(kind, key, make)  # type: ignore[no-any-return]
+    result: T = _result(kind, key, make)
+    return result
 
 
-def load(questionnaire_id: str, version: str | None) -> tuple[DashboardData, tuple[str, ...]]:
+def load(
+    questionnaire_id: str, version: str | None
+) -> tuple[DashboardData, tuple[str, str, str, str]]:
     """The loaded data of a questionnaire (version) for the current state of the store."""
     data_dir = str(config().data_dir)
     signature = _signature(data_dir, questionnaire_id)
@@ -217,12 +220,12 @@ def panel() -> Selection | None:
             )
         group_cols = st.columns(max(1, len(data.groups)))
         for i, group in enumerate(data.groups):
-            options = [c for c in frame[group].cat.categories]
+            options = list(frame[group].cat.categories)
+            labels = {v: data.value_label(group, v, lang) for v in options}
             _restore(f"dash_{group}", _only(options), [])
             filters_kwargs[group] = group_cols[i].multiselect(
                 column_label(group), options, key=f"dash_{group}",
-                format_func=lambda v, g=group: data.value_label(g, v, lang),
-                placeholder=tr("全部", "All"),
+                format_func=labels.__getitem__, placeholder=tr("全部", "All"),
             )
         st.button(tr("清除筛选", "Clear filters"), on_click=_clear_domain, key="dash_clear")
     start, end = chosen if isinstance(chosen, tuple) and len(chosen) == 2 else (first, last)

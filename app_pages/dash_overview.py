@@ -121,8 +121,8 @@ show_table(table, "overview-provinces", height=360, formats={
     headers["share"]: "percent", headers["census_share"]: "percent",
     headers["expected"]: "%.0f", headers["progress"]: "percent"})
 
-cols = st.columns(2)
-with cols[0]:
+halves = st.columns(2)
+with halves[0]:
     st.subheader(tr("中断发生的页面", "Where break-offs stopped"))
     if result.break_off_pages.empty:
         st.caption(tr("没有中断记录。", "No break-offs recorded."))
@@ -132,7 +132,7 @@ with cols[0]:
             page=[sections.get(p, p) for p in result.break_off_pages["page"]])
         show_table(pages.rename(columns={"page": tr("页面", "Page"), "n": tr("人数", "n")}),
                    "overview-break-off-pages")
-with cols[1]:
+with halves[1]:
     st.subheader(tr("质量标记", "Quality flags"))
     quality = result.quality.assign(flag=[FLAG_LABELS.get(f, (f, f))[lang != "zh"]
                                           for f in result.quality["flag"]])

@@ -4,6 +4,7 @@ effective sample size, and who has no census weight."""
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
@@ -45,8 +46,20 @@ if weighting.excluded:
     st.warning(tr("以下受访者没有普查权重，未计入加权估计（计入不加权估计）：",
                   "These respondents have no census weight and are left out of the weighted "
                   "estimates (they count in the unweighted ones):"))
-    st.table({tr("原因", "Reason"): list(weighting.excluded),
-              tr("人数", "Respondents"): list(weighting.excluded.values())})
+    reasons = {
+        "missing province": tr("缺少省份", "missing province"),
+        "missing sex": tr("缺少性别", "missing sex"),
+        "missing age_band": tr("缺少年龄", "missing age"),
+        "missing urban": tr("缺少城乡", "missing urban/rural"),
+        "under 15 (outside the census population)": tr("未满15岁（不在普查总体内）",
+                                                       "under 15 (outside the census "
+                                                       "population)"),
+        "province outside the census table": tr("省份不在普查表中",
+                                                "province outside the census table"),
+    }
+    show_table(pd.DataFrame({
+        tr("原因", "Reason"): [reasons.get(k, k) for k in weighting.excluded],
+        tr("人数", "Respondents"): list(weighting.excluded.values())}), "weighting-excluded")
 if weighting.uncovered_provinces:
     names = ", ".join(data.value_label("province", c, lang) for c in weighting.uncovered_provinces)
     st.info(tr(f"没有受访者的省份（不在校准目标中，加权结果不代表这些省份）：{names}",
@@ -119,10 +132,11 @@ show_table(margins.rename(columns=headers), "weighting-margins", height=360, for
     headers["census_share"]: "percent", headers["sample_share"]: "percent",
     headers["weighted_share"]: "percent"})
 if weighting.collapsed:
-    names = {"sex": tr("性别", "sex"), "age_band": tr("年龄段", "age band"),
-             "urban": tr("城乡", "urban/rural")}
+    variables = {"sex": tr("性别", "sex"), "age_band": tr("年龄段", "age band"),
+                 "urban": tr("城乡", "urban/rural")}
     lines = [
-        f"- {names.get(d, d)}：" + ", ".join(data.value_label("province", c, lang) for c in codes)
+        f"- {variables.get(d, d)}："
+        + ", ".join(data.value_label("province", c, lang) for c in codes)
         for d, codes in weighting.collapsed.items()
     ]
     st.caption(tr(
@@ -160,8 +174,8 @@ show_table(report.summary.round(
                                   tr("变异系数", "CV"): "%.3f",
                                   tr("设计效应", "deff"): "%.3f",
                                   tr("有效样本量", "Effective n"): "localized"})
-cols = st.columns(2)
-with cols[0]:
+halves = st.columns(2)
+with halves[0]:
     show_table(quantiles.rename(columns={"q": tr("分位数", "Quantile"),
                                          "weight": tr("权重", "Weight")}),
                "weighting-quantiles", formats={tr("权重", "Weight"): "localized"})
