@@ -44,9 +44,17 @@ def plotly_config(name: str) -> dict[str, object]:
     }
 
 
-def show_figure(figure: go.Figure, name: str) -> None:
-    """Draw a figure with the PNG download in its mode bar."""
+def styled(figure: go.Figure) -> go.Figure:
+    """The dashboards' look (fonts with Chinese glyphs, a white template); returns it."""
     figure.update_layout(font={"family": FONT}, template="plotly_white")
+    return figure
+
+
+def show_figure(figure: go.Figure, name: str) -> None:
+    """Draw a figure with the PNG download in its mode bar. A figure built by :func:`styled`
+    (e.g. one shared from a cache) is drawn as it is; any other is styled first."""
+    if figure.layout.font.family != FONT:
+        styled(figure)
     st.plotly_chart(figure, config=plotly_config(name), key=f"chart_{name}")
 
 

@@ -3,14 +3,24 @@ by region and by group, weighted or unweighted, with low-precision estimates mar
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
 from analysis import dashboard as db
 from analysis.geo import choropleth_figure, load_provinces_geojson
+from analysis.results import Estimates
 from app_pages.common import language, require, tr
-from app_pages.dash_charts import bar_with_ci, error_box, flag_text, show_figure, show_table
+from app_pages.dash_charts import (
+    bar_with_ci,
+    error_box,
+    flag_text,
+    show_figure,
+    show_table,
+    styled,
+)
 from app_pages.dash_filters import cached, column_label, panel
 
 require("view_dashboards")
@@ -99,7 +109,16 @@ HEADERS = {
 }
 
 
-def display(estimates, by: str | None = None) -> pd.DataFrame:
+@dataclass(frozen=True)
+class Part:
+    """A section's figure and table (either may be missing)."""
+
+    figure: go.Figure | None
+    table: pd.DataFrame
+    flagged: tuple[object, ...] = ()
+
+
+def display(estimates: Estimates, by: str | None = None) -> pd.DataFrame:
     """A readable table of estimates (labels in the current language)."""
     table = db.estimates_table(estimates, data, by=by, lang=lang)
     table["precision"] = [flag_text(f, min_n, max_cv) for f in table["flags"]]
@@ -110,6 +129,68 @@ def display(estimates, by: str | None = None) -> pd.DataFrame:
                      | {HEADERS["cv"]: 3} | ({HEADERS["deff"]: 2} if filters.weighted else {}))
 
 
+def bars(estimates: Estimates, by: str, outcome: str) -> Part:
+    """One outcome by group as bars with error bars, and every outcome's table."""
+    table = db.estimates_table(estimates, data, by=by, lang=lang)
+    table = table[table["outcome"] == outcome].reset_index(drop=True)
+    if table.empty:
+        return Part(None, display(estimates, by=by))
+    figure = styled(bar_with_ci(table, label="label",
+                                value_title=data.outcome_label(outcome, lang)))
+    return Part(figure, display(estimates, by=by))
+
+
+def province_map(outcome: str) -> Part:
+    """The outcome on the map, low-precision provinces outlined."""
+    name = data.outcome_label(outcome, lang)
+    provinces = db.estimates_table(result.provinces, data, by="province", lang=lang)
+    provinces = provinces[provinces["outcome"] == outcome].reset_index(drop=True)
+    if provinces.empty:
+        return Part(None, display(result.provinces, by="province"))
+    ci_label, n_label, flag_label = tr("95%置信区间", "95% CI"), tr("样本量", "n"), tr("精度",
+                                                                                   "Precision")
+    values = pd.DataFrame({
+        "gb_code": provinces["province"].astype(int),
+        name: provinces["estimate"],
+        ci_label: [f"{lo:.1f}–{hi:.1f}" for lo, hi in zip(provinces["ci_lower"],
+                                                          provinces["ci_upper"], strict=True)],
+        n_label: provinces["n"],
+        flag_label: [flag_text(f, min_n, max_cv) or tr("正常", "OK") for f in provinces["flags"]],
+    })
+    figure = choropleth_figure(values, value=name, label_language=lang,
+                               hover=[ci_label, n_label, flag_label])
+    flagged = tuple(int(c) for c in provinces.loc[provinces["flags"].astype(str) != "",
+                                                  "province"])
+    if flagged:
+        features = [f for f in load_provinces_geojson()["features"]
+                    if f["properties"]["gb_code"] in set(flagged)]
+        figure.add_trace(go.Choroplethmap(
+            geojson={"type": "FeatureCollection", "features": features},
+            featureidkey="properties.gb_code", locations=list(flagged),
+            z=[0.0] * len(flagged), colorscale=[[0.0, "rgba(0,0,0,0)"], [1.0, "rgba(0,0,0,0)"]],
+            showscale=False, marker={"line": {"color": "#d35400", "width": 2.5}},
+            name=tr("精度低（样本少或变异系数大）", "Low precision (small n or high CV)"),
+            showlegend=False, hoverinfo="skip",
+        ))
+    return Part(styled(figure), display(result.provinces, by="province"), flagged)
+
+
+def view(outcome: str) -> dict[str, Part]:
+    """Every section's figure and table: built once per selection, then served from cache."""
+    national = db.estimates_table(result.national, data, lang=lang)
+    national["label"] = national["outcome_label"]
+    parts = {
+        "national": Part(styled(bar_with_ci(national, label="label",
+                                            value_title=tr("得分（0-100）", "Score (0-100)"))),
+                         display(result.national)),
+        "provinces": province_map(outcome),
+        "regions": bars(result.regions, "region", outcome),
+    }
+    for group in data.groups:
+        parts[group] = bars(result.groups[group], group, outcome)
+    return parts
+
+
 # ----------------------------------------------------------------------------- national
 st.subheader(tr("全国", "National"))
 national = db.estimates_table(result.national, data, lang=lang)
@@ -118,69 +199,40 @@ for col, row in zip(metric_cols, national.itertuples(), strict=False):
     col.metric(row.outcome_label, f"{row.estimate:.1f}")
     col.caption(tr(f"95%置信区间 {row.ci_lower:.1f}–{row.ci_upper:.1f}",
                    f"95% CI {row.ci_lower:.1f}–{row.ci_upper:.1f}"))
+outcome = str(st.session_state.get("lit_outcome", data.outcomes[0]))
+if outcome not in data.outcomes:
+    outcome = data.outcomes[0]
+parts = cached("literacy-view", selection.cache_key(min_n, max_cv, outcome, lang),
+               lambda: view(outcome))
 left, right = st.columns([3, 2])
 with left:
-    national["label"] = national["outcome_label"]
-    show_figure(
-        bar_with_ci(national, label="label", value_title=tr("得分（0-100）", "Score (0-100)")),
-        "literacy-national",
-    )
+    show_figure(parts["national"].figure, "literacy-national")
 with right:
-    show_table(display(result.national), "literacy-national")
+    show_table(parts["national"].table, "literacy-national")
 
 # ----------------------------------------------------------------------------- provinces
 st.subheader(tr("分省", "By province"))
-outcome = st.selectbox(
-    tr("指标", "Measure"), list(data.outcomes), key="lit_outcome",
-    format_func=lambda o: data.outcome_label(o, lang),
-)
-outcome_name = data.outcome_label(outcome, lang)
-provinces = db.estimates_table(result.provinces, data, by="province", lang=lang)
-provinces = provinces[provinces["outcome"] == outcome].reset_index(drop=True)
-if provinces.empty:
+outcome_labels = {o: data.outcome_label(o, lang) for o in data.outcomes}
+st.selectbox(tr("指标", "Measure"), list(data.outcomes), key="lit_outcome",
+             format_func=outcome_labels.__getitem__,
+             index=list(data.outcomes).index(outcome))
+part = parts["provinces"]
+if part.figure is None:
     st.info(tr("没有省份信息。", "There is no province information."))
 else:
-    ci_label = tr("95%置信区间", "95% CI")
-    n_label = tr("样本量", "n")
-    flag_label = tr("精度", "Precision")
-    values = pd.DataFrame({
-        "gb_code": provinces["province"].astype(int),
-        outcome_name: provinces["estimate"],
-        ci_label: [f"{lo:.1f}–{hi:.1f}" for lo, hi in zip(provinces["ci_lower"],
-                                                          provinces["ci_upper"], strict=True)],
-        n_label: provinces["n"],
-        flag_label: [flag_text(f, min_n, max_cv) or tr("正常", "OK") for f in provinces["flags"]],
-    })
-    figure = choropleth_figure(values, value=outcome_name, label_language=lang,
-                               hover=[ci_label, n_label, flag_label])
-    flagged = provinces.loc[provinces["flags"].astype(str).str.len() > 0, "province"]
-    if len(flagged):
-        geojson = load_provinces_geojson()
-        codes = [int(c) for c in flagged]
-        figure.add_trace(go.Choroplethmap(
-            geojson={"type": "FeatureCollection", "features": [
-                f for f in geojson["features"] if f["properties"]["gb_code"] in set(codes)]},
-            featureidkey="properties.gb_code", locations=codes, z=[0.0] * len(codes),
-            colorscale=[[0.0, "rgba(0,0,0,0)"], [1.0, "rgba(0,0,0,0)"]], showscale=False,
-            marker={"line": {"color": "#d35400", "width": 2.5}},
-            name=tr("精度低（样本少或变异系数大）", "Low precision (small n or high CV)"),
-            showlegend=False, hoverinfo="skip",
-        ))
-    show_figure(figure, "literacy-map")
-    if len(flagged):
-        names = ", ".join(data.value_label("province", c, lang) for c in flagged)
+    show_figure(part.figure, "literacy-map")
+    if part.flagged:
+        names = ", ".join(data.value_label("province", c, lang) for c in part.flagged)
         st.caption(tr(f"橙色边框：精度低的省份（{names}），解读时需谨慎。",
                       f"Orange outline: low-precision provinces ({names}); interpret with care."))
-    show_table(display(result.provinces, by="province"), "literacy-provinces", height=360)
+    show_table(part.table, "literacy-provinces", height=360)
 
 # ----------------------------------------------------------------------------- regions
 st.subheader(tr("分地区", "By region"))
-regions = db.estimates_table(result.regions, data, by="region", lang=lang)
-regions = regions[regions["outcome"] == outcome].reset_index(drop=True)
-if not regions.empty:
-    show_figure(bar_with_ci(regions, label="label", value_title=outcome_name),
-                "literacy-regions")
-    show_table(display(result.regions, by="region"), "literacy-regions")
+part = parts["regions"]
+if part.figure is not None:
+    show_figure(part.figure, "literacy-regions")
+    show_table(part.table, "literacy-regions")
 
 # ----------------------------------------------------------------------------- groups
 if data.groups:
@@ -188,11 +240,9 @@ if data.groups:
     tabs = st.tabs([column_label(g) for g in data.groups])
     for tab, group in zip(tabs, data.groups, strict=True):
         with tab:
-            table = db.estimates_table(result.groups[group], data, by=group, lang=lang)
-            table = table[table["outcome"] == outcome].reset_index(drop=True)
-            if table.empty:
+            part = parts[group]
+            if part.figure is None:
                 st.info(tr("筛选范围内没有该分组的信息。", "No information on this group here."))
                 continue
-            show_figure(bar_with_ci(table, label="label", value_title=outcome_name),
-                        f"literacy-{group}")
-            show_table(display(result.groups[group], by=group), f"literacy-{group}")
+            show_figure(part.figure, f"literacy-{group}")
+            show_table(part.table, f"literacy-{group}")

@@ -152,8 +152,11 @@ def assert_bars(figure: dict, table: pd.DataFrame, label: str = "label") -> None
     np.testing.assert_allclose(got["hi"], table["ci_upper"], rtol=1e-12)
 
 
-def assert_literacy_page(at: AppTest, data: db.DashboardData, filters: db.Filters) -> None:
-    """Every literacy chart of the page equals db.literacy for ``filters``."""
+def assert_literacy_page(
+    at: AppTest, data: db.DashboardData, filters: db.Filters, outcome: str | None = None
+) -> None:
+    """Every literacy chart of the page equals db.literacy for ``filters`` (the map, region
+    and group charts for ``outcome``, default the index)."""
     assert not at.exception, [e.value for e in at.exception]
     result = db.literacy(data, filters)
     figures = charts(at)
@@ -161,7 +164,7 @@ def assert_literacy_page(at: AppTest, data: db.DashboardData, filters: db.Filter
     national["label"] = national["outcome_label"]
     assert_bars(figures["literacy-national"], national)
     assert [m.value for m in at.metric] == [f"{v:.1f}" for v in national["estimate"]]
-    index = data.outcomes[0]
+    index = outcome or data.outcomes[0]
     provinces = db.estimates_table(result.provinces, data, by="province", lang="zh")
     provinces = provinces[provinces["outcome"] == index]
     shown = figures["literacy-map"]["data"][0]
@@ -205,6 +208,12 @@ def test_literacy_figures_equal_the_analysis(app_env, api):
     national = at.dataframe[0].value
     result = db.literacy(api, db.Filters("cfl"))
     np.testing.assert_allclose(national["估计值"], [round(e.estimate, 2) for e in result.national])
+
+
+def test_the_measure_chosen_is_drawn(app_env, api):
+    at = signed_in_page("dash_literacy")
+    at.selectbox(key="lit_outcome").set_value("dim__knowledge").run()
+    assert_literacy_page(at, api, db.Filters("cfl"), outcome="dim__knowledge")
 
 
 def test_filter_changes_follow_the_analysis_on_every_page(app_env, api):
