@@ -96,6 +96,7 @@ __all__ = [
     "Overview",
     "Weighting",
     "WeightingReport",
+    "combine_effectiveness",
     "data_quality",
     "effectiveness",
     "items",
@@ -1671,6 +1672,31 @@ def effectiveness(
         balance=ipw_effect.balance if ipw_effect is not None else None,
         overlap=ipw_effect.overlap if ipw_effect is not None else None,
         weighted=filters.weighted,
+    )
+
+
+def combine_effectiveness(parts: Sequence[Effectiveness]) -> Effectiveness:
+    """One :class:`Effectiveness` from several of the same outcome and treatment, each run with
+    some methods (so that a page can compute, cache and show them one at a time)."""
+    if not parts:
+        raise DashboardError("combine_effectiveness: give at least one result.")
+    first = parts[0]
+    if any((p.outcome, p.treatment, p.weighted) != (first.outcome, first.treatment,
+                                                    first.weighted) for p in parts):
+        raise DashboardError("combine_effectiveness: the results compare different things.")
+    effects = Effects(e for p in parts for e in p.effects)
+    errors = {m: text for p in parts for m, text in p.errors.items()}
+    ipw_part = next((p for p in parts if p.balance is not None), None)
+    return Effectiveness(
+        outcome=first.outcome,
+        treatment=first.treatment,
+        covariates=first.covariates,
+        effects=effects,
+        errors=MappingProxyType(errors),
+        benchmark=benchmark(effects) if len(effects) else benchmark([]),
+        balance=ipw_part.balance if ipw_part is not None else None,
+        overlap=ipw_part.overlap if ipw_part is not None else None,
+        weighted=first.weighted,
     )
 
 

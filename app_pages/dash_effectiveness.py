@@ -4,6 +4,7 @@ weighting, and pre/post results of the education quiz when linked data exist."""
 
 from __future__ import annotations
 
+import functools
 import math
 
 import pandas as pd
@@ -66,10 +67,20 @@ else:
     treatment = cols[1].selectbox(tr("比较", "Comparison"), list(options), key="eff_treatment",
                                   format_func=treatment_labels.__getitem__)
     try:
-        with st.spinner(tr("正在估计（四种方法）…", "Estimating (four methods)…")):
-            result = cached("effect", selection.cache_key(outcome, treatment),
-                            lambda: db.effectiveness(data, filters, outcome=outcome,
-                                                     treatment=treatment))
+        # one method at a time, each cached: the first is quick, the adjusted ones take longer
+        progress = st.progress(0.0)
+        parts = []
+        for i, method in enumerate(db.METHODS):
+            progress.progress(i / len(db.METHODS),
+                              text=tr(f"正在估计：{method_label(method)}…",
+                                      f"Estimating: {method_label(method)}…"))
+            parts.append(cached(
+                "effect", selection.cache_key(outcome, treatment, method),
+                functools.partial(db.effectiveness, data, filters, outcome=outcome,
+                                  treatment=treatment, methods=(method,)),
+            ))
+        progress.empty()
+        result = db.combine_effectiveness(parts)
     except ValueError as exc:
         error_box(exc)
         st.stop()

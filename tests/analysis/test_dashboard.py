@@ -403,6 +403,14 @@ def test_effect_of_education_in_a_domain():
     assert difference.se == pytest.approx(ref.se, rel=REL)
     assert result.balance is not None and "smd_after" in " ".join(result.balance.columns)
     assert set(result.benchmark["domain"]) == {"knowledge", "behaviour"}
+    parts = [db.effectiveness(data, filters, methods=(m,)) for m in ("difference", "ipw")]
+    combined = db.combine_effectiveness(parts)
+    assert [e.method for e in combined.effects] == ["difference", "ipw"]
+    assert combined.effects[1].effect == pytest.approx(result.effects[2].effect, rel=1e-12)
+    assert combined.balance is not None
+    pd.testing.assert_frame_equal(combined.benchmark,
+                                  result.benchmark[result.benchmark["method"].isin(
+                                      ["difference", "ipw"])].reset_index(drop=True))
     assert "school_vs_none" in db.treatments(data)
     school = db.effectiveness(data, db.Filters("cfl"), treatment="school_vs_none",
                               outcome="dim__knowledge", methods=("difference",))
