@@ -52,12 +52,14 @@ each matrix of at least four items; the attention check fails for
 (:attr:`Rates.breakoff`, more on phones) are saved as drafts with
 :func:`responses.submission.save_progress` and never submitted.
 
-**The sample.** A respondent of the population is included with a probability proportional to
-a province factor (log-normal, spread :attr:`Skew.province_spread`) times :attr:`Skew.old` for
-the 60+ band, :attr:`Skew.rural` for rural residents and :attr:`Skew.female` for women: the
-sample is too young, too urban, uneven across provinces and (through age and residence) too
-educated. Because the selection is a product of factors of the raking variables within each
-province, raking to the census margins ``province``, ``province*sex``, ``province*age_band``,
+**The sample.** Respondents are allocated to provinces in proportion to the square root of
+the adult population times a log-normal province factor (:attr:`Skew.allocation_power`,
+:attr:`Skew.province_spread`, at least :attr:`Skew.province_minimum` each), and within a province
+a person is included with a probability proportional to :attr:`Skew.old` for the 60+ band,
+:attr:`Skew.rural` for rural residents and :attr:`Skew.female` for women: the sample is too
+young, too urban, uneven across provinces and (through age and residence) too educated.
+Because the selection is a product of factors of the raking variables within each province,
+raking to the census margins ``province``, ``province*sex``, ``province*age_band``,
 ``province*urban`` removes its bias; :attr:`Skew.education` adds a selection on education that
 the census margins cannot correct (off by default). Each respondent belongs to a county (PSU)
 of their province (strata = provinces), saved in ``simulation/<id>-design.parquet``.
@@ -169,6 +171,13 @@ class Skew:
     ----------
     province_spread
         Standard deviation of the log of the province factors (drawn once from the seed).
+    allocation_power
+        Respondents per province are allocated in proportion to (adult population) to this
+        power times the province factor, with at least ``province_minimum`` in each (or
+        ``n // 31`` if less): 1 is proportional, 0 equal (as the PBoC's 600 per province),
+        0.5 in between (small provinces over-represented).
+    province_minimum
+        Fewest respondents per province.
     old
         Inclusion of the 60+ age band relative to 18-59.
     rural
@@ -181,7 +190,9 @@ class Skew:
         longer remove the bias (as with real self-selected online samples).
     """
 
-    province_spread: float = 0.6
+    province_spread: float = 0.5
+    allocation_power: float = 0.5
+    province_minimum: int = 40
     old: float = 0.3
     rural: float = 0.4
     female: float = 0.9
@@ -189,7 +200,15 @@ class Skew:
 
 
 #: A sample drawn in proportion to the population (no skew).
-REPRESENTATIVE = Skew(province_spread=0.0, old=1.0, rural=1.0, female=1.0, education=0.0)
+REPRESENTATIVE = Skew(
+    province_spread=0.0,
+    allocation_power=1.0,
+    province_minimum=0,
+    old=1.0,
+    rural=1.0,
+    female=1.0,
+    education=0.0,
+)
 
 
 @dataclass(frozen=True)
@@ -578,32 +597,31 @@ def generate_people(
         people = _draw_people(rng_people, np.repeat(chosen, n), census, psus_per_province)
         people["theta"] = people["theta"] + people.pop("psu_effect")
     else:
-        shares = census.adults / census.adults.sum()
-        factor = np.array([skew.old, skew.rural, skew.female, math.exp(skew.education)])
-        top = province_factor.max() * max(1.0, skew.old) * max(1.0, skew.rural)
-        top *= max(1.0, skew.female) * math.exp(max(0.0, skew.education) * 5)
+        counts = _allocation(
+            n, census.adults, province_factor, skew.allocation_power, skew.province_minimum
+        )
         parts: list[pd.DataFrame] = []
-        have = 0
-        while have < n:
-            batch = max(1024, int((n - have) * 1.3 / _acceptance(skew, census, shares)))
-            draw = _draw_people(
-                rng_people,
-                rng_people.choice(len(census.codes), size=batch, p=shares),
-                census,
-                psus_per_province,
-            )
-            pidx = np.searchsorted(census.codes, draw["province"].to_numpy())
-            inclusion = (
-                province_factor[pidx]
-                * np.where(draw["age_band"].to_numpy() == "60+", factor[0], 1.0)
-                * np.where(draw["urban"].to_numpy(), 1.0, factor[1])
-                * np.where(draw["male"].to_numpy(), 1.0, factor[2])
-                * np.exp(skew.education * draw["education"].to_numpy())
-            )
-            keep = rng_keep.random(batch) < inclusion / top
-            parts.append(draw[keep])
-            have += int(keep.sum())
-        people = pd.concat(parts, ignore_index=True).iloc[:n].reset_index(drop=True)
+        top = max(1.0, skew.old) * max(1.0, skew.rural) * max(1.0, skew.female)
+        top *= math.exp(max(0.0, skew.education) * (EDUCATION_LEVELS - 1))
+        for p, wanted in enumerate(counts.tolist()):
+            have = 0
+            while have < wanted:
+                batch = max(256, int((wanted - have) * 1.2 / _acceptance(skew)))
+                draw = _draw_people(
+                    rng_people, np.full(batch, p, dtype=np.int64), census, psus_per_province
+                )
+                inclusion = (
+                    np.where(draw["age_band"].to_numpy() == "60+", skew.old, 1.0)
+                    * np.where(draw["urban"].to_numpy(), 1.0, skew.rural)
+                    * np.where(draw["male"].to_numpy(), 1.0, skew.female)
+                    * np.exp(skew.education * draw["education"].to_numpy())
+                )
+                keep = rng_keep.random(batch) < inclusion / top
+                taken = draw[keep].iloc[: wanted - have]
+                parts.append(taken)
+                have += len(taken)
+        people = pd.concat(parts, ignore_index=True)
+        people = people.iloc[rng_keep.permutation(len(people))].reset_index(drop=True)
         pidx = np.searchsorted(census.codes, people["province"].to_numpy())
         effect = county_effects[pidx, people["psu_number"].to_numpy() - 1]
         people = people.drop(columns="psu_effect")
@@ -614,12 +632,29 @@ def generate_people(
     return people.drop(columns="psu_number")
 
 
-def _acceptance(skew: Skew, census: _Census, shares: np.ndarray) -> float:
+def _acceptance(skew: Skew) -> float:
     """A lower bound on the share of drawn people kept (to size the batches)."""
-    base = min(skew.old, 1.0) * min(skew.rural, 1.0) * min(skew.female, 1.0)
-    base *= math.exp(min(0.0, skew.education) * 5)
-    spread = math.exp(-2.5 * skew.province_spread)
-    return max(base * spread / max(1.0, skew.old, skew.rural, skew.female), 1e-3)
+    low = min(skew.old, 1.0) * min(skew.rural, 1.0) * min(skew.female, 1.0)
+    low *= math.exp(min(0.0, skew.education) * (EDUCATION_LEVELS - 1))
+    high = max(1.0, skew.old) * max(1.0, skew.rural) * max(1.0, skew.female)
+    high *= math.exp(max(0.0, skew.education) * (EDUCATION_LEVELS - 1))
+    return max(0.5 * low / high, 1e-4)
+
+
+def _allocation(
+    n: int, adults: np.ndarray, factor: np.ndarray, power: float, minimum: int
+) -> np.ndarray:
+    """Respondents per province: n in proportion to adults**power x factor, at least
+    ``min(minimum, n // 31)`` each, rounded by largest remainders so that they add up to n."""
+    share = adults**power * factor
+    share = share / share.sum()
+    floor = min(minimum, n // len(adults))
+    rest = n - floor * len(adults)
+    exact = rest * share
+    counts = np.floor(exact).astype(np.int64)
+    left = rest - int(counts.sum())
+    counts[np.argsort(-(exact - counts), kind="stable")[:left]] += 1
+    return counts + floor
 
 
 # ============================================================================ answers
@@ -869,7 +904,8 @@ def _generate_multiple(ctx: _Context, q: Question) -> dict[str, FloatArray]:
                 "online": -0.3, "other": -2.2}
         for j, kind in enumerate(kinds):
             if kind in base:
-                chosen[:, j] = exposed & (ctx.rng.random(ctx.n) < _expit(base[kind]))
+                p_kind = 1.0 / (1.0 + math.exp(-base[kind]))
+                chosen[:, j] = exposed & (ctx.rng.random(ctx.n) < p_kind)
         first = np.array([k in base for k in kinds])
         none_pick = exposed & ~chosen.any(axis=1)
         if first.any():
@@ -1045,22 +1081,22 @@ def _answer_columns(ctx: _Context) -> None:
                 if not item.is_answerable:
                     continue
                 on = section_on & _condition(ctx, item.relevant)
+                produced: dict[str, FloatArray | None]
                 if item.name in ctx.fixed:
                     produced = {item.name: ctx.fixed[item.name]}
                 elif item.type == "multiple_choice":
-                    produced = _generate_multiple(ctx, item)
+                    produced = dict(_generate_multiple(ctx, item))
                 elif item.type == "text":
                     produced = {item.name: None}
                 elif item.role is not None and item.role not in ("attention_check",):
-                    values = _generate_role(ctx, item)
-                    produced = {item.name: values}
+                    produced = {item.name: _generate_role(ctx, item)}
                 elif item.type in ("integer", "decimal"):
                     produced = {item.name: _generate_number(ctx, item)}
                 else:
-                    values = _generate_choice(ctx, item)
+                    chosen = _generate_choice(ctx, item)
                     if straight is not None:
-                        values = np.where(ctx.straightliner, straight, values)
-                    produced = {item.name: values}
+                        chosen = np.where(ctx.straightliner, straight, chosen)
+                    produced = {item.name: chosen}
                 for name, values in produced.items():
                     if values is None:
                         text = ctx.text.get(name)
@@ -1150,14 +1186,14 @@ def generate_responses(
         profile=PROFILES.get(questionnaire.id, {}),
         fixed={k: np.asarray(v, dtype=float) for k, v in (fixed or {}).items()},
     )
-    for name, values in (texts or {}).items():
-        ctx.text[name] = np.asarray(values, dtype=object)
+    for name, given in (texts or {}).items():
+        ctx.text[name] = np.asarray(given, dtype=object)
     _answer_columns(ctx)
     out: dict[str, Any] = {}
     for column in questionnaire.columns(include_contact=False):
         if column.dtype == "str":
-            values = ctx.text.get(column.name, np.full(n, None, dtype=object))
-            out[column.name] = pd.array(values, dtype="str")
+            text = ctx.text.get(column.name, np.full(n, None, dtype=object))
+            out[column.name] = pd.array(text, dtype="str")
             continue
         values = ctx.columns[column.name]
         missing = np.isnan(values)
@@ -1787,8 +1823,8 @@ def _prepost_truth(
     people = generate_people(size, seed=seed)
     phase_q = questionnaire.role("phase")
     codes = _participant_codes(np.random.default_rng(seed), size)
-    texts = {questionnaire.role("participant_code").name: codes} if questionnaire.role(
-        "participant_code") is not None else {}
+    code_q = questionnaire.role("participant_code")
+    texts = {code_q.name: list(codes)} if code_q is not None else {}
     dims = [d.name for d in questionnaire.dimensions]
 
     def run(shift: float, answers_seed: int, phase: str) -> np.ndarray:
@@ -1887,7 +1923,7 @@ def simulate_prepost(
             people,
             seed=trait_seed,
             rates=replace(spec.rates, straightliner=0.0),
-            texts={code_q.name: codes},
+            texts={code_q.name: list(codes)},
             fixed={phase_q.name: np.full(n, phase_codes[phase], dtype=float)},
             trait_shift={d: np.full(n, 1.0) * shift for d in dims},
             answers_seed=int(rng_people.integers(2**62)),

@@ -1411,7 +1411,7 @@ class ParquetResponseStore:
                         row_group_size=self.row_group_size,
                     )
                 _step("bulk:written")
-                for partition, temp, final in pending:
+                for _, temp, final in pending:
                     os.rename(temp, final)
                 for partition in dict.fromkeys(p for p, _, _ in pending):
                     _fsync_dir(partition)
