@@ -1101,7 +1101,7 @@ def _answer_columns(ctx: _Context) -> None:
                     if values is None:
                         text = ctx.text.get(name)
                         if text is not None:
-                            ctx.text[name] = np.where(on, text, None)
+                            ctx.text[name] = np.where(on, text, np.array(None, dtype=object))
                         else:
                             ctx.columns[name] = np.full(ctx.n, np.nan)
                         continue
