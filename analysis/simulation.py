@@ -45,8 +45,8 @@ residence and education. Skip logic is evaluated on the answers so far with the 
 expression evaluator, so a skipped question is empty exactly when the app would skip it.
 
 **Careless respondents, at known rates** (independent of everything else, so that they do not
-bias the weighted estimates): speeders (:attr:`Rates.speeder`) answer at random in a fraction of
-the median time; straight-liners (:attr:`Rates.straightliner`) give one answer to every item of
+bias the weighted estimates): speeders (:attr:`Rates.speeder`) answer at random in 8-25% of the
+usual time; straight-liners (:attr:`Rates.straightliner`) give one answer to every item of
 each matrix of at least four items; the attention check fails for
 :attr:`Rates.inattentive` of the others (and for most speeders). Break-offs
 (:attr:`Rates.breakoff`, more on phones) are saved as drafts with
@@ -221,7 +221,7 @@ class Rates:
         Share of starters who stop before submitting (saved as drafts, never submitted); phones
         break off 1.5 times as often as other devices.
     speeder
-        Share of submitted responses answered at random in 10-30% of the median time.
+        Share of submitted responses answered at random in 8-25% of the usual time.
     straightliner
         Share that give the same answer to every item of each matrix of four items or more.
     inattentive
@@ -1241,10 +1241,10 @@ def _metadata(
     """Fixed columns other than the answers (and the option order), as arrays."""
     ids = _response_ids(rng, n)
     per_section = _section_weights(questionnaire)
-    person = rng.lognormal(0.0, 0.35, n)
+    person = np.where(speeder, 1.0, rng.lognormal(0.0, 0.35, n))
     seconds = 11.0 * per_section[None, :] * person[:, None]
     seconds *= rng.lognormal(0.0, 0.25, seconds.shape)
-    speed = np.where(speeder, rng.uniform(0.1, 0.3, n), 1.0)
+    speed = np.where(speeder, rng.uniform(0.08, 0.25, n), 1.0)
     seconds = np.round(seconds * speed[:, None], 1)
     consent = np.round(rng.uniform(8.0, 45.0, n) * speed, 1)
     duration = seconds.sum(axis=1) + consent
