@@ -406,7 +406,9 @@ def _check_columns(data: pd.DataFrame, options: Sequence[tuple[str, str | None]]
             continue
         close = difflib.get_close_matches(column, names, n=1)
         hint = f" (did you mean {close[0]!r}?)" if close else ""
-        listed = ", ".join(names[:15]) + (" ..." if len(names) > 15 else "")
+        listed = ", ".join(names[:15]) + (
+            f" and {len(names) - 15} more" if len(names) > 15 else ""
+        )
         raise CommandError(
             f"{option}: column {column!r} is not in the data{hint}; columns: {listed}."
         )
