@@ -1,4 +1,4 @@
-"""``python -m analysis``: subprocess runs compared with the Python API, one-line errors, fuzzing."""
+"""``python -m analysis``: subprocess runs against the Python API, one-line errors, fuzzing."""
 
 from __future__ import annotations
 
