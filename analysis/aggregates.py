@@ -577,6 +577,8 @@ def mean_by_domain(
         variance = np.where(variance > _ROUNDING * scale, variance, 0.0)
         s0, nd = total["w"], total["n"]
         ssq = total["wy2"] - total["wy"] ** 2 / s0
+        ssq = np.where(np.abs(ssq) > _ROUNDING * (np.abs(total["wy2"]) + total["wy"] ** 2 / s0),
+                       ssq, 0.0)  # a constant outcome in the group
         vsrs = ssq / s0 * nd / (nd - 1) * (s0 - nd) / (s0 * nd)
         vsrs = np.where((s0 >= nd) & (nd > 1), vsrs, np.nan)
         deff = variance / vsrs

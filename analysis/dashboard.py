@@ -800,8 +800,10 @@ def _collapsed(
     data: pd.DataFrame, covered: Sequence[int], demographics: Sequence[str]
 ) -> tuple[Targets, dict[str, pd.Categorical], dict[str, tuple[int, ...]]]:
     """Targets on province and, for each demographic ``d``, a margin ``cal_<d>`` of province x
-    ``d`` cells in which a province with a cell of fewer than :data:`MIN_CELL` respondents
-    keeps only its total (``<code>*all``).
+    ``d`` cells. The provinces with a cell of fewer than :data:`MIN_CELL` respondents are
+    pooled: one cell per category of ``d`` for all of them together (``pool*<level>``, its
+    target the sum of theirs), or, when even a pooled cell is that small, each keeps only its
+    total (``<code>*all``).
 
     Returns the targets, the ``cal_<d>`` column of each respondent (categorical), and the
     provinces collapsed for each demographic. Works on integer codes: the cell counts are one
@@ -831,25 +833,41 @@ def _collapsed(
             or counts[p_index[p], l_index[lv]] < MIN_CELL
         })
         collapsed[d] = tuple(incomplete)
-        whole = np.isin(np.asarray(prov_values, dtype=np.int64), incomplete)
-        cal = np.where(whole[prov_codes], len(prov_values) * width + prov_codes,
-                       prov_codes * width + level_codes)
-        categories = [f"{p}*{v}" for p in prov_labels for v in level_values] + [
-            f"{p}*all" for p in prov_labels]
+        sparse = np.isin(np.asarray(prov_values, dtype=np.int64), incomplete)
+        inside = table["province"].astype(int).isin(incomplete)
+        # The sparse provinces' cells are pooled into one cell per category ("pool*<level>")
+        # when each pooled cell is big enough, so the variable is still corrected there;
+        # otherwise each such province keeps only its total ("<code>*all").
+        pooled_counts = counts[sparse].sum(axis=0)
+        pooled_levels = table.loc[inside, "level"].unique()
+        pool = bool(len(incomplete)) and all(
+            lv in l_index and pooled_counts[l_index[lv]] >= MIN_CELL for lv in pooled_levels)
+        n_cells = len(prov_values) * width
+        if pool:
+            cal = np.where(sparse[prov_codes], n_cells + level_codes,
+                           prov_codes * width + level_codes)
+            extra = [f"pool*{v}" for v in level_values]
+            merged = table[inside].groupby("level", sort=False)["total"].sum()
+            merged_levels = "pool*" + merged.index
+        else:
+            cal = np.where(sparse[prov_codes], n_cells + prov_codes,
+                           prov_codes * width + level_codes)
+            extra = [f"{p}*all" for p in prov_labels]
+            merged = table[inside].groupby("province", sort=False)["total"].sum()
+            merged_levels = merged.index + "*all"
+        categories = [f"{p}*{v}" for p in prov_labels for v in level_values] + extra
         columns[f"cal_{d}"] = pd.Categorical.from_codes(
             cal, categories=categories).remove_unused_categories()
-        inside = table["province"].astype(int).isin(incomplete)
-        merged = table[inside].groupby("province", sort=False)["total"].sum()
         rows.append(pd.DataFrame({"variable": f"cal_{d}",
                                   "level": table.loc[~inside, "province"] + "*"
                                   + table.loc[~inside, "level"],
                                   "total": table.loc[~inside, "total"]}))
-        rows.append(pd.DataFrame({"variable": f"cal_{d}", "level": merged.index + "*all",
+        rows.append(pd.DataFrame({"variable": f"cal_{d}", "level": merged_levels,
                                   "total": merged.to_numpy()}))
     targets = Targets.from_frame(
         pd.concat(rows, ignore_index=True),
         provenance=f"2020 census, adults 15+, {len(covered)} provinces with respondents; "
-        "province x demographic cells, a province's cells merged where one is sparse",
+        "province x demographic cells, sparse provinces' cells pooled",
     )
     return targets, columns, collapsed
 

@@ -140,9 +140,13 @@ if weighting.collapsed:
         for d, codes in weighting.collapsed.items()
     ]
     st.caption(tr(
-        "以下省份的某一类别受访者少于10人，该变量只按省份总数校准（类别合并，显示为“代码*all”）：",
-        "In these provinces a category had fewer than 10 respondents, so that variable is raked "
-        "to the province's total only (categories merged, shown as \"code*all\"):",
+        f"以下省份的某一类别受访者少于{db.MIN_CELL}人：这些省份合在一起按该变量校准"
+        "（显示为“pool*类别”，目标为这些省份之和）；若合并后仍不足，则各省只按总数校准"
+        "（显示为“代码*all”）。",
+        f"In these provinces a category had fewer than {db.MIN_CELL} respondents: they are "
+        "raked on that variable together (shown as \"pool*category\", its target the sum of "
+        "theirs), or, if even the pooled cells are too small, each to its own total only "
+        "(\"code*all\"):",
     ))
     st.markdown("\n".join(lines))
 
