@@ -2,10 +2,11 @@
 
 Targets (2 cores): the first load of the Literacy page under 5 s; a filter change under 1 s.
 
-Data: ``--n`` synthetic responses to the shipped ``cfl`` questionnaire
-(``tests/analysis/synthetic.py``: demographics in census proportions with an online tilt, a
-latent literacy trait, quality problems), written into a store folder as compacted Parquet
-files in chunks of 200,000 (as ``compact`` leaves them), once; ``--data`` reuses a folder.
+Data: ``--n`` responses to the shipped ``cfl`` questionnaire from the simulator
+(``analysis.simulation.simulate``, bulk: a sample skewed against the census, a latent literacy
+trait, careless respondents, break-offs as drafts), written once into a store folder;
+``--source synthetic`` uses the quicker generator of ``tests/analysis/synthetic.py``
+instead. ``--data`` reuses a folder.
 
 Each measurement run is a fresh process (cold: nothing cached, as after a restart):
 
@@ -27,6 +28,7 @@ of the process. Usage::
 
     python bench/bench_dashboard.py                              # 1,000,000 responses
     python bench/bench_dashboard.py --n 20000 --repeat 1         # smoke run
+    python bench/bench_dashboard.py --source synthetic --data /tmp/dash1m --keep  # quick build
     python bench/bench_dashboard.py --data /tmp/dash1m --keep --apptest
 
 Results go to ``bench/out/dashboard.json`` (git-ignored) and to the terminal.
@@ -57,13 +59,19 @@ TARGET_FIRST_PAGE = 5.0
 TARGET_FILTER = 1.0
 
 
-def build(root: Path, n: int) -> float:
-    """Write ``n`` synthetic cfl responses into ``root`` (compacted files); seconds taken."""
+def build(root: Path, n: int, source: str) -> float:
+    """Write ``n`` cfl responses into ``root``; seconds taken."""
     from tests.analysis.samples import shipped
-    from tests.analysis.synthetic import synthetic_frame, write_compacted
 
     start = time.perf_counter()
     questionnaire = shipped("cfl")
+    if source == "simulate":
+        from analysis.simulation import simulate
+
+        simulate(questionnaire, n, seed=20260301, store=root, method="bulk", truth=False)
+        return time.perf_counter() - start
+    from tests.analysis.synthetic import synthetic_frame, write_compacted
+
     begin = dt.datetime(2026, 3, 2, tzinfo=dt.UTC)
     for i, first in enumerate(range(0, n, CHUNK)):
         size = min(CHUNK, n - first)
@@ -200,6 +208,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--n", type=int, default=1_000_000)
     parser.add_argument("--data", type=Path, help="store folder to use (built if empty)")
+    parser.add_argument("--source", choices=("simulate", "synthetic"), default="simulate",
+                        help="how to make the responses (default: the simulator)")
     parser.add_argument("--keep", action="store_true", help="keep the store folder")
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--apptest", action="store_true", help="also time the page itself")
@@ -215,7 +225,7 @@ def main(argv: list[str] | None = None) -> int:
     results: dict[str, Any] = {"n_requested": args.n, "cpus": os.cpu_count()}
     try:
         if not (root / "responses" / "cfl").exists():
-            results["build_seconds"] = build(root, args.n)
+            results["build_seconds"] = build(root, args.n, args.source)
         runs = [run_child(root, args.apptest, args.compare) for _ in range(args.repeat)]
         results.update(median(runs))
         results["runs"] = runs

@@ -1,6 +1,6 @@
 """The dashboards in a real browser (system Chromium): sign in, open every page, screenshots.
 
-The app runs on loopback with a data folder of demo responses; every request the browser makes
+The app runs on loopback with the demo data (``analysis.simulation.demo``); every request it makes
 goes through ``page.route``: anything not addressed to the app's own server is aborted and
 recorded, and the test fails if there was any. On the literacy page the map must draw at least
 the 31 mainland provinces (counted from the features MapLibre rendered), and Plotly's "download
@@ -11,7 +11,6 @@ Screenshots: ``tests/artifacts/<test name>/`` (desktop, and the literacy page on
 
 from __future__ import annotations
 
-import datetime as dt
 from pathlib import Path
 from urllib.parse import urlparse
 
@@ -19,15 +18,7 @@ import pytest
 
 import access
 from access.settings import AccessSettings
-from responses.store import ParquetResponseStore
-from tests.analysis.samples import shipped
-from tests.analysis.synthetic import (
-    save_drafts,
-    submit_rows,
-    synthetic_frame,
-    synthetic_prepost,
-    write_compacted,
-)
+from analysis.simulation import demo
 from tests.e2e.conftest import DESKTOP, PHONE
 
 PASSWORD = "correct horse battery staple"  # noqa: S105 - a test password
@@ -48,18 +39,9 @@ PAGES = (  # (navigation title, page title, url path)
 
 
 def demo_data(root: Path) -> Path:
-    """Demo responses: 6,000 cfl responses over six weeks (a few through the app's submit
-    path), unfinished drafts, an edu_quiz before/after; an analyst account."""
-    cfl = shipped("cfl")
-    start = dt.datetime.now(dt.UTC).replace(microsecond=0) - dt.timedelta(days=43)
-    frame = synthetic_frame(cfl, 6000, seed=2026, start=start, days=42)
-    write_compacted(root, frame.iloc[20:], cfl)
-    store = ParquetResponseStore(root)
-    submit_rows(store, cfl, frame.iloc[:20])
-    save_drafts(store, cfl, ["knowledge"] * 4 + ["skills"] * 2 + ["attitude"],
-                now=dt.datetime.now(dt.UTC) - dt.timedelta(days=1))
-    quiz = shipped("edu_quiz")
-    write_compacted(root, synthetic_prepost(quiz, 160, seed=3), quiz)
+    """The demo data ``./run.sh`` starts with (``analysis.simulation.demo``: cfl, oecd_infe
+    and an edu_quiz before/after, break-offs as drafts) and an analyst account."""
+    demo(root)
     access.add_user("ana.lyst", PASSWORD, role="analyst", name="Ana",
                     settings=AccessSettings(data_dir=root, **CHEAP))
     return root
