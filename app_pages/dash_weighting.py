@@ -116,9 +116,32 @@ MARGIN_LABELS = {
     "sex": tr("性别", "Sex"), "age_band": tr("年龄段", "Age band"),
     "urban": tr("城乡", "Urban/rural"),
 }
+
+
+def level_label(margin: str, level: str) -> str:
+    """A margin's level in words: "44*female" -> 广东省×女, "pool*60+" -> 合并的省份×60+."""
+    parts = margin.split("*")
+    values = str(level).split("*")
+    if len(parts) != len(values):
+        return str(level)
+    words = []
+    for part, value in zip(parts, values, strict=True):
+        if part == "province":
+            words.append(tr("合并的省份", "pooled provinces") if value == "pool"
+                         else data.value_label("province", int(value), lang)
+                         if value.isdigit() else value)
+        elif value == "all":
+            words.append(tr("全部", "all"))
+        else:
+            words.append(data.value_label(part, value, lang))
+    return "×".join(words)
+
+
 margins = report.margins.assign(
-    margin=[MARGIN_LABELS.get(m, m) for m in report.margins["margin"]]).round(
-    {"target": 0, "achieved": 0, "base": 0})
+    level=[level_label(m, lv) for m, lv in zip(report.margins["margin"],
+                                                report.margins["level"], strict=True)],
+    margin=[MARGIN_LABELS.get(m, m) for m in report.margins["margin"]],
+).round({"target": 0, "achieved": 0, "base": 0})
 headers = {
     "margin": tr("边际", "Margin"), "level": tr("类别", "Level"),
     "target": tr("普查目标", "Census total"), "achieved": tr("加权后", "Achieved"),
