@@ -7,8 +7,9 @@ shows the same selection.
 
 Caching: a questionnaire's data are loaded once per state of the store
 (:func:`analysis.dashboard.store_signature`, looked at most every ``REFRESH_SECONDS``, or at
-once with the refresh button) and shared by all sessions (``st.cache_resource``); each page's
-results are cached by data state and filters. Nothing here computes: see analysis/dashboard.py.
+once with the refresh button) and shared by all sessions (``st.cache_resource``, at most three
+loaded datasets: about half a gigabyte each with a million responses); each page's results are
+cached by data state and filters. Nothing here computes: see analysis/dashboard.py.
 """
 
 from __future__ import annotations
@@ -75,7 +76,7 @@ def _signature(data_dir: str, questionnaire_id: str) -> str:
     return repr(store_signature(store(), questionnaire_id))
 
 
-@st.cache_resource(max_entries=4, show_spinner=False)
+@st.cache_resource(max_entries=3, show_spinner=False)
 def _load(data_dir: str, questionnaire_id: str, version: str, signature: str) -> DashboardData:
     return load_dashboard(
         store(), registry(), questionnaire_id, version=None if version == _ALL else version
