@@ -272,7 +272,7 @@ class Weighting:
         """The weighted respondents' rows of ``frame`` with their ``weight`` and calibration
         columns: the data of a :class:`~analysis.design.Design` with
         ``calibration=self.result.model``."""
-        out = frame.iloc[self.rows].reset_index(drop=True)
+        out = _take(frame, self.rows).reset_index(drop=True)
         extra = {name: self.columns[name].to_numpy() for name in self.columns.columns}
         return out.assign(weight=self.weights, **extra)
 
@@ -436,7 +436,7 @@ class DashboardData:
                     data, self.outcomes, keys=keys, weights="weight",
                     calibration=w.result.model,
                 )
-            return aggregate(frame.iloc[sample.rows], self.outcomes, keys=keys)
+            return aggregate(_take(frame, sample.rows), self.outcomes, keys=keys)
 
         return self._memo(f"agg:{sample.name}:{weighted}", make)
 
@@ -875,7 +875,7 @@ def _collapsed(
 def _weigh(frame: pd.DataFrame, rows: np.ndarray, questionnaire: Questionnaire) -> Weighting:
     """Census weights of the respondents at ``rows`` (see the module docstring)."""
     have = [v for v in CALIBRATION_VARIABLES if v in frame.columns]
-    sub = frame.iloc[rows]
+    sub = _take(frame, rows)
     excluded: dict[str, int] = {}
     ok = np.ones(len(rows), dtype=bool)
     for v in have:
@@ -903,7 +903,7 @@ def _weigh(frame: pd.DataFrame, rows: np.ndarray, questionnaire: Questionnaire) 
                         "to weight on",))
     if len(kept) < 2:
         return nothing((f"only {len(kept)} respondent(s) have every calibration variable",))
-    data = frame.iloc[kept]
+    data = _take(frame, kept)
     covered = census_codes
     if "province" in have:
         codes, values = _codes_of(data["province"])
@@ -913,7 +913,7 @@ def _weigh(frame: pd.DataFrame, rows: np.ndarray, questionnaire: Questionnaire) 
             bad = data["province"].isin(sorted(unknown)).to_numpy(dtype=bool)
             excluded["province outside the census table"] = int(bad.sum())
             kept = kept[~bad]
-            data = frame.iloc[kept]
+            data = _take(frame, kept)
         covered = [c for c in census_codes if c in present]
     uncovered = tuple(c for c in census_codes if c not in covered) if "province" in have else ()
     schemes: list[tuple[str, tuple[str, ...]]] = []
@@ -1633,7 +1633,7 @@ def effectiveness(
     if unknown:
         raise DashboardError(f"Unknown method(s) {unknown}; choose from {', '.join(METHODS)}.")
     rows = data.rows_of(filters.exclude_flagged, filters.weighted)
-    frame = data.frame.iloc[rows].reset_index(drop=True)
+    frame = _take(data.frame, rows).reset_index(drop=True)
     if treatment == "exposure_any":
         t = frame["exposure_any"].to_numpy(dtype=np.float64, na_value=np.nan)
     else:
