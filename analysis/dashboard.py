@@ -273,7 +273,7 @@ class Weighting:
         columns: the data of a :class:`~analysis.design.Design` with
         ``calibration=self.result.model``."""
         out = _take(frame, self.rows).reset_index(drop=True)
-        extra = {name: self.columns[name].to_numpy() for name in self.columns.columns}
+        extra = {name: self.columns[name].array for name in self.columns.columns}
         return out.assign(weight=self.weights, **extra)
 
     @property
@@ -1657,7 +1657,7 @@ def effectiveness(
             raise DashboardError(
                 f"There are no census weights for these responses ({_no_weights_reason(w)})."
             )
-        extra = {name: w.columns[name].to_numpy() for name in w.columns.columns}
+        extra = {name: w.columns[name].array for name in w.columns.columns}
         design = Design(work.assign(weight=w.weights, **extra), weights="weight",
                         calibration=w.result.model)
     else:
