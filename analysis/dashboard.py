@@ -656,7 +656,7 @@ def prepare_dashboard(
                                      item_scores=False).frame
             scored.index = rows
             pieces.append(scored)
-        scored_all = _concat_scored(pieces[::-1]).sort_index()
+        scored_all = pieces[0] if len(pieces) == 1 else _concat_scored(pieces[::-1]).sort_index()
         frame = _compact_frame(scored_all, responses, outcomes)
         groups = tuple(g for g in GROUP_COLUMNS if g in frame.columns
                        and isinstance(frame[g].dtype, pd.CategoricalDtype))

@@ -226,6 +226,27 @@ def test_a_questionnaire_without_demographics_has_no_weights():
     assert db.literacy(data, db.Filters("edu_quiz", weighted=False)).n == data.n
 
 
+def test_all_versions_together():
+    qn = shipped("cfl")
+    newer = dataclasses.replace(qn, version="2026.2")
+    first = stored().iloc[:2500]
+    second = stored().iloc[2500:].assign(
+        questionnaire_version=pd.array(["2026.2"] * (len(stored()) - 2500), dtype="str"))
+    both = pd.concat([first, second], ignore_index=True)
+    data = db.prepare_dashboard(both, {"2026.1": qn, "2026.2": newer})
+    assert data.versions == ("2026.1", "2026.2") and data.n == len(stored())
+    assert data.frame["questionnaire_version"].value_counts().to_dict() == {
+        "2026.1": 2500, "2026.2": len(stored()) - 2500}
+    np.testing.assert_allclose(data.frame["literacy_index"], loaded().frame["literacy_index"])
+    assert isinstance(data.frame["education"].dtype, pd.CategoricalDtype)
+    assert data.flags()["flag_any"].sum() > 0
+    items = db.items(data, db.Filters("cfl"), version="2026.1")
+    assert items.questionnaire_version == "2026.1"
+    assert items.items["n"].max() <= 2500
+    with pytest.raises(db.DashboardError, match="no questionnaire definition"):
+        db.prepare_dashboard(both, {"2026.1": qn})
+
+
 # ------------------------------------------------------------------------ filters as domains
 
 
