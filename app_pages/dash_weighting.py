@@ -164,12 +164,12 @@ if weighting.collapsed:
     ]
     st.caption(tr(
         f"以下省份的某一类别受访者少于{db.MIN_CELL}人：这些省份合在一起按该变量校准"
-        "（显示为“pool*类别”，目标为这些省份之和）；若合并后仍不足，则各省只按总数校准"
-        "（显示为“代码*all”）。",
+        "（显示为 `pool*类别`，目标为这些省份之和）；若合并后仍不足，则各省只按总数校准"
+        "（显示为 `代码*all`）。",
         f"In these provinces a category had fewer than {db.MIN_CELL} respondents: they are "
-        "raked on that variable together (shown as \"pool*category\", its target the sum of "
+        "raked on that variable together (shown as `pool*category`, its target the sum of "
         "theirs), or, if even the pooled cells are too small, each to its own total only "
-        "(\"code*all\"):",
+        "(`code*all`):",
     ))
     st.markdown("\n".join(lines))
 
