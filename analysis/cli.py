@@ -12,7 +12,7 @@ import importlib
 import sys
 from collections.abc import Sequence
 
-COMMAND_MODULES: tuple[str, ...] = ("analysis.cli_effect",)
+COMMAND_MODULES: tuple[str, ...] = ("analysis.cli_effect", "analysis.cli_export")
 
 
 def build_parser() -> argparse.ArgumentParser:
