@@ -16,8 +16,10 @@ Variable names
 --------------
 Names are those of the questionnaire and of the scoring module (``score__k1``,
 ``dim__knowledge``) except where a statistics package cannot take them
-(:func:`safe_name`): longer than 32 characters (Stata's limit; SPSS allows 64 bytes) they
-become the first 26 characters, ``_`` and 5 hexadecimal digits of the name's SHA-1; a name
+(:func:`safe_name`): longer than 32 characters (Stata's limit; SPSS allows 64 bytes), or
+than 28 for a variable with value labels (``pyreadstat`` names a Stata value-label set after the
+variable plus a counter, and that name has the same 32-character limit), they become the first
+26 (22) characters, ``_`` and 5 hexadecimal digits of the name's SHA-1; a name
 that is a reserved word of Stata or SPSS (``in``, ``if``, ``by``, ``to``, ``long``, ...) gets
 a trailing ``_``; a name already taken gets ``_2``, ``_3`` ... The same names are used in
 every format, so one script works on all of them; :attr:`Variable.source` keeps the original.
@@ -85,6 +87,9 @@ SPECIAL_MISSING: Mapping[int, str] = {
 
 _ELLIPSIS = "…"
 _MAX_NAME = 32
+# pyreadstat names a Stata value-label set after its variable plus a counter (up to 4 digits
+# here), and Stata allows 32 characters there too.
+_MAX_LABELLED_NAME = 28
 _RESERVED = frozenset(
     {
         # Stata ([U] 11.3 Naming conventions)
@@ -242,26 +247,28 @@ def _special_name(code: int) -> str:
     return next(name for name, value in SPECIAL_CODES.items() if value == code)
 
 
-def safe_name(name: str, taken: set[str]) -> str:
+def safe_name(name: str, taken: set[str], *, labelled: bool = False) -> str:
     """A variable name Stata and SPSS accept, not in ``taken`` (which it is added to).
 
-    See the module docstring: at most 32 characters, not a reserved word, unique.
+    See the module docstring: at most 32 characters (28 for a variable with value labels),
+    not a reserved word, unique.
     """
     if not _NAME.fullmatch(name):
         raise CodebookError(
             f"variable name {name!r} is not an identifier ([a-z][a-z0-9_]*); the questionnaire "
             "loader should have refused it."
         )
+    limit = _MAX_LABELLED_NAME if labelled else _MAX_NAME
     out = name
-    if len(out) > _MAX_NAME:
+    if len(out) > limit:
         digest = hashlib.sha1(name.encode("utf-8"), usedforsecurity=False).hexdigest()[:5]
-        out = f"{name[:26]}_{digest}"
+        out = f"{name[: limit - 6]}_{digest}"
     if out in _RESERVED or _STR_TYPE.fullmatch(out):
         out = f"{out}_"
     base, k = out, 2
     while out in taken:
         suffix = f"_{k}"
-        out = f"{base[: _MAX_NAME - len(suffix)]}{suffix}"
+        out = f"{base[: limit - len(suffix)]}{suffix}"
         k += 1
     taken.add(out)
     return out
@@ -420,7 +427,7 @@ def _answer_variables(
             label = _join(q.label, option.label) if option is not None else q.label
             out.append(
                 Variable(
-                    safe_name(column.name, taken),
+                    safe_name(column.name, taken, labelled=True),
                     column.name,
                     "answer",
                     "binary",
@@ -435,7 +442,7 @@ def _answer_variables(
         if q.is_choice:
             out.append(
                 Variable(
-                    safe_name(column.name, taken),
+                    safe_name(column.name, taken, labelled=True),
                     column.name,
                     "answer",
                     "code",
@@ -448,7 +455,7 @@ def _answer_variables(
         else:
             out.append(
                 Variable(
-                    safe_name(column.name, taken),
+                    safe_name(column.name, taken, labelled=bool(q.special)),
                     column.name,
                     "answer",
                     "int" if q.type == "integer" else "float",
@@ -509,7 +516,8 @@ def export_variables(
     roles = questionnaire.roles()
 
     def var(source: str, group: str, storage: Storage, label: Text, **kw: Any) -> Variable:
-        return Variable(safe_name(source, taken), source, group, storage, label, **kw)
+        name = safe_name(source, taken, labelled=bool(kw.get("value_labels")))
+        return Variable(name, source, group, storage, label, **kw)
 
     head = [
         var(

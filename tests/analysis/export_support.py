@@ -142,3 +142,79 @@ def fill_store(
         store.submit(record)
         records.append(record)
     return records
+
+
+#: A questionnaire of edge cases: a question named like a reserved word (``in``), labels longer
+#: than Stata and SPSS hold, option columns longer than 32 characters, free text with markup,
+#: a contact question, income as a number with special answers.
+EDGE_YAML = (
+    """\
+id: edge
+version: "1.0"
+title: {zh: 边界测试问卷, en: Edge-case questionnaire}
+languages: [zh, en]
+dimensions:
+  - {name: knowledge, label: {zh: 知识, en: Knowledge}, weight: 1}
+index: {name: literacy_index, label: {zh: 指数, en: Index}}
+sections:
+  - name: main
+    title: {zh: 题目, en: Questions}
+    questions:
+      - {name: province, type: single_choice, role: province, label: {zh: 省份, en: Province},
+         choices: provinces}
+      - name: sex
+        type: single_choice
+        role: sex
+        label: {zh: 性别, en: Sex}
+        choices:
+          - {name: male, code: 1, label: {zh: 男, en: Male}}
+          - {name: female, code: 2, label: {zh: 女, en: Female}}
+      - {name: age, type: integer, role: age, min: 18, max: 100, special: [prefer_not],
+         label: {zh: 年龄, en: Age}}
+      - name: urban
+        type: single_choice
+        role: urban
+        label: {zh: 城乡, en: Urban or rural}
+        choices:
+          - {name: urban, code: 1, label: {zh: 城镇, en: Urban}}
+          - {name: rural, code: 2, label: {zh: 农村, en: Rural}}
+      - {name: income, type: integer, role: income, min: 0, max: 10000000,
+         special: [dont_know, prefer_not], label: {zh: 年收入（元）, en: Yearly income (yuan)}}
+      - name: in
+        type: single_choice
+        label: {zh: "@LONGZH@", en: "@LONGEN@"}
+        special: [dont_know]
+        score: {dimension: knowledge, correct: [a]}
+        choices:
+          - {name: a, code: 1, label: {zh: "@VALZH@", en: A}}
+          - {name: b, code: 2, label: {zh: 乙, en: B}}
+      - name: products_with_a_long_name
+        type: multiple_choice
+        label: {zh: 产品, en: Products}
+        special: [prefer_not]
+        choices:
+          - {name: option_name_of_thirty_two_char_a, code: 1, label: {zh: 甲, en: A}}
+          - {name: option_name_of_thirty_two_char_b, code: 2, label: {zh: 乙, en: B}}
+      - {name: comment, type: text, required: false,
+         label: {zh: "其他意见 <b>|x|</b>", en: "Comments <b>|x|</b>"}}
+      - {name: phone, type: text, role: contact, required: false,
+         label: {zh: 联系电话, en: Phone}}
+""".replace("@LONGZH@", "金" * 120)
+    .replace("@LONGEN@", "L" * 300)
+    .replace("@VALZH@", "值" * 60)
+)
+
+
+def edge() -> Questionnaire:
+    """The edge-case questionnaire (:data:`EDGE_YAML`)."""
+    from questionnaires import parse_questionnaire
+
+    return parse_questionnaire(EDGE_YAML, source="edge.yaml")
+
+
+def shipped(name: str) -> Questionnaire:
+    """A shipped questionnaire (cfl, oecd_infe, edu_quiz)."""
+    from questionnaires import load_questionnaire
+    from questionnaires.registry import DEFINITIONS_DIR
+
+    return load_questionnaire(DEFINITIONS_DIR / f"{name}.yaml")
