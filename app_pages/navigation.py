@@ -40,7 +40,18 @@ class StaffPage:
 
 
 #: Staff pages, in menu order. ``action`` is checked with :func:`access.can`.
-STAFF_PAGES: tuple[StaffPage, ...] = ()
+STAFF_PAGES: tuple[StaffPage, ...] = (
+    StaffPage(
+        "app_pages/researcher_export.py",
+        "数据导出",
+        "Data export",
+        ":material/download:",
+        "export_microdata",
+        "数据",
+        "Data",
+        "export",
+    ),
+)
 
 LARGE_TEXT_CSS = """
 <style>
