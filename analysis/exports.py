@@ -45,6 +45,7 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import difflib
+import functools
 import hashlib
 import hmac
 import json
@@ -1541,16 +1542,26 @@ def _neutral_frame(frame: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
+@functools.lru_cache(maxsize=1)
+def _province_names() -> dict[int, tuple[str, str]]:
+    census = load_census()
+    return {
+        int(code): (str(zh), str(en))
+        for code, zh, en in zip(
+            census["gb_code"], census["name_zh"], census["name_en"], strict=True
+        )
+    }
+
+
 def _group_label(questionnaire: Questionnaire, column: str, value: object, lang: str) -> str:
     if column == "overall":
         return "全部" if lang == "zh" else "All"
     if column == "province":
-        census = load_census().set_index("gb_code")
         try:
-            row = census.loc[int(value)]  # type: ignore[call-overload]
+            names = _province_names()[int(value)]  # type: ignore[call-overload]
         except (KeyError, TypeError, ValueError):
             return str(value)
-        return str(row["name_zh"] if lang == "zh" else row["name_en"])
+        return names[0 if lang == "zh" else 1]
     if column == "region":
         names = _REGIONS.get(str(value))
         return names[0 if lang == "zh" else 1] if names else str(value)
