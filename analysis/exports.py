@@ -552,7 +552,12 @@ def census_weights(analysis: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, Weig
                 attempts=("no response has every calibration variable / 没有答卷具备全部校准变量",),
             ),
         )
-    data = pd.DataFrame({v: _plain_column(analysis[v])[eligible] for v in used})
+    data = pd.DataFrame(
+        {
+            v: analysis[v].to_numpy()[eligible] if v == "province" else analysis[v][eligible].array
+            for v in used
+        }
+    )
     if has_province:
         data["province"] = data["province"].astype("int64")
         covered = {str(p) for p in data["province"].unique()}
@@ -600,12 +605,6 @@ def census_weights(analysis: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, Weig
             ),
         )
     return weight, base, WeightingSummary("none", n_unweighted=n, attempts=tuple(attempts))
-
-
-def _plain_column(series: pd.Series) -> np.ndarray:
-    if isinstance(series.dtype, pd.CategoricalDtype):
-        return np.asarray(series.astype(object).to_numpy())
-    return np.asarray(series.to_numpy(dtype=object))
 
 
 def _one_line(text: str) -> str:

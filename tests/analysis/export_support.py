@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import datetime as dt
 import random
 from collections.abc import Mapping, Sequence
@@ -9,7 +10,7 @@ from typing import Any
 
 from questionnaires import Questionnaire
 from questionnaires.model import SPECIAL_CODES
-from responses.record import ResponseRecord, hash_token, new_response_id
+from responses.record import ResponseRecord, hash_token
 from responses.state import SQLiteState
 from responses.store import STATE_FILE, ParquetResponseStore
 
@@ -96,7 +97,8 @@ def fill_store(
     durations: Mapping[int, float] | None = None,
     special_rate: float = 0.05,
 ) -> list[ResponseRecord]:
-    """Store ``n`` synthetic responses; returns the records stored.
+    """Store ``n`` synthetic responses; returns the records stored (the same for one seed,
+    response ids included).
 
     ``tokens`` maps a row to an invitation token (its hash is stored); ``copies`` maps a row to
     an earlier row whose answers it repeats; ``durations`` sets durations (seconds).
@@ -127,7 +129,7 @@ def fill_store(
             questionnaire.id,
             questionnaire.version,
             answers,
-            response_id=new_response_id(),
+            response_id=base64.urlsafe_b64encode(rnd.randbytes(16)).decode()[:22],
             started_at=started,
             submitted_at=started + dt.timedelta(seconds=duration),
             duration_seconds=duration,

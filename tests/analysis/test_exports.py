@@ -1073,3 +1073,122 @@ def test_python_m_analysis_export(cfl: Data, tmp_path):
         done.stderr.strip()
         == f"error: --store {tmp_path / 'missing'} is not a folder; give the data folder."
     )
+
+
+# ============================================================================ against R
+REFERENCE = ROOT / "tests" / "reference"
+
+
+@pytest.fixture(scope="module")
+def reference(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Data]:
+    """The sample of tests/reference/exports_data.py (240 cfl responses, seed 11)."""
+    from tests.reference import exports_data
+
+    root = tmp_path_factory.mktemp("ref") / "data"
+    root.mkdir()
+    store = ParquetResponseStore(root)
+    records = fill_store(store, shipped("cfl"), exports_data.N, seed=exports_data.SEED)
+    yield Data(root, store, shipped("cfl"), records, ())
+    store.close()
+
+
+def r_estimates() -> pd.DataFrame:
+    return pd.read_csv(REFERENCE / "exports_r.csv", dtype={"group": str}, keep_default_na=False)
+
+
+def test_the_r_input_is_what_the_export_computes(reference: Data):
+    from tests.reference import exports_data
+
+    committed = pd.read_csv(REFERENCE / "data" / "exports_sample.csv")
+    with prepare_export(reference.store, reference.questionnaire, ExportFilter("cfl")) as p:
+        frame = p.to_frame()
+    ids = [r.response_id for r in reference.records]
+    rid = dict(
+        zip(pseudonymise(ids, pseudonym_key(reference.root), purpose="response"), ids, strict=True)
+    )
+    frame = frame.assign(response_id=frame["pid"].map(rid)).set_index("response_id")
+    committed = committed.set_index("response_id").loc[frame.index]
+    for v in exports_data.VARIABLES:
+        np.testing.assert_allclose(
+            frame[v].to_numpy(dtype=float, na_value=np.nan), committed[v].to_numpy(), rtol=1e-15
+        )
+    assert (frame["age_band"] == committed["age_band"]).all()
+    targets = pd.read_csv(REFERENCE / "data" / "exports_targets.csv", dtype={"level": str})
+    pd.testing.assert_frame_equal(exports_data.targets(), targets, check_exact=False, rtol=1e-15)
+
+
+def test_weights_and_estimate_tables_match_r(reference: Data):
+    """R (tests/reference/exports.R): ``rake(svydesign(ids = ~1, weights = ~N/n), list(~province,
+    ~province + sex, ~province + age_band, ~province + urban), census margins)``, then
+    ``svymean`` overall, ``svyby(~v, ~province / ~sex, svymean)`` and ``svymean`` on
+    ``subset(raked, province %in% c(11, 31))``, each variable from the rows that have it."""
+    r = r_estimates()
+    r_weights = pd.read_csv(REFERENCE / "exports_r_weights.csv").set_index("response_id")["weight"]
+    ids = [x.response_id for x in reference.records]
+    rid = dict(
+        zip(pseudonymise(ids, pseudonym_key(reference.root), purpose="response"), ids, strict=True)
+    )
+    with prepare_export(reference.store, reference.questionnaire, ExportFilter("cfl")) as p:
+        frame = p.to_frame()
+        tables = p.estimate_tables()
+    weights = frame.set_index(frame["pid"].map(rid))["weight"]
+    np.testing.assert_allclose(
+        weights.to_numpy(), r_weights.loc[weights.index].to_numpy(), rtol=1e-6
+    )
+    with prepare_export(
+        reference.store, reference.questionnaire, ExportFilter("cfl", provinces=(11, 31))
+    ) as p:
+        domain = p.estimate_tables().table("overall")
+    cases = {
+        "overall": tables.table("overall"),
+        "province": tables.table("province"),
+        "sex": tables.table("sex"),
+        "domain_11_31": domain,
+    }
+    compared = 0
+    for case, table in cases.items():
+        expected = r[r["case"] == case]
+        for _, row in expected.iterrows():
+            got = table[(table["variable"] == row["variable"])]
+            if case in ("province", "sex"):
+                got = got[got["group"] == row["group"]]
+            assert len(got) == 1, (case, row["group"], row["variable"])
+            got = got.iloc[0]
+            assert got["estimate"] == pytest.approx(row["estimate"], rel=1e-6), (
+                case,
+                row["variable"],
+            )
+            assert got["se"] == pytest.approx(row["se"], rel=1e-5), (case, row["variable"])
+            t = stats_t(row["df"])
+            assert got["ci_lower"] == pytest.approx(row["estimate"] - t * row["se"], rel=1e-7)
+            compared += 1
+    assert compared == len(r) == 5 * (1 + 4 + 2 + 1)
+
+
+def stats_t(df: float) -> float:
+    from scipy import stats
+
+    return float(stats.t.ppf(0.975, df))
+
+
+@pytest.mark.r
+def test_r_script_reproduces_the_committed_reference(tmp_path: Path):
+    """Rerun ``Rscript tests/reference/exports.R <tmp>`` and compare with the committed output
+    (needs R with the survey package; deselect with ``-m "not r"`` where R is absent)."""
+    import shutil
+
+    rscript = shutil.which("Rscript")
+    assert rscript is not None, (
+        "Rscript is not on PATH: install R and the survey package (Debian: r-base-core, "
+        "r-cran-survey), or deselect this test with -m 'not r'."
+    )
+    subprocess.run(
+        [rscript, str(REFERENCE / "exports.R"), str(tmp_path)],
+        check=True,
+        capture_output=True,
+        timeout=300,
+    )
+    for name in ("exports_r.csv", "exports_r_weights.csv"):
+        fresh = pd.read_csv(tmp_path / name, keep_default_na=False, dtype={"group": str})
+        committed = pd.read_csv(REFERENCE / name, keep_default_na=False, dtype={"group": str})
+        pd.testing.assert_frame_equal(fresh, committed, check_exact=False, rtol=1e-12)
