@@ -173,7 +173,7 @@ def _filter(args: argparse.Namespace) -> ExportFilter:
         date_to=_date(args.date_to, "--to"),
         provinces=tuple(_codes(args.province)),
         regions=tuple(r.strip() for r in args.region.split(",") if r.strip()),
-        groups=_groups(args.group),  # type: ignore[arg-type]
+        groups=_groups(args.group),
         exclude_flagged=args.exclude_flagged,
     )
 

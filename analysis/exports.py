@@ -59,7 +59,7 @@ import warnings
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, cast
 from zoneinfo import ZoneInfo
 
 import numpy as np
@@ -213,7 +213,7 @@ class ExportFilter:
     date_to: dt.date | None = None
     provinces: tuple[int, ...] = ()
     regions: tuple[str, ...] = ()
-    groups: tuple[tuple[str, tuple[str, ...]], ...] = ()
+    groups: Mapping[str, Sequence[str]] | tuple[tuple[str, tuple[str, ...]], ...] = ()
     exclude_flagged: bool = False
 
     def __post_init__(self) -> None:
@@ -279,8 +279,8 @@ class ExportFilter:
 
     @property
     def group_map(self) -> dict[str, tuple[str, ...]]:
-        """``groups`` as a dict."""
-        return dict(self.groups)
+        """``groups`` as a dict (column -> sorted values)."""
+        return {str(k): tuple(v) for k, v in dict(self.groups).items()}
 
     def describe(self) -> dict[str, Any]:
         """A JSON-ready description (for the audit log and the codebook)."""
@@ -291,7 +291,7 @@ class ExportFilter:
             "date_to": None if self.date_to is None else self.date_to.isoformat(),
             "provinces": list(self.provinces),
             "regions": list(self.regions),
-            "groups": {k: list(v) for k, v in self.groups},
+            "groups": {k: list(v) for k, v in self.group_map.items()},
             "exclude_flagged": self.exclude_flagged,
         }
 
@@ -726,7 +726,7 @@ def _check_filter(questionnaire: Questionnaire, flt: ExportFilter) -> None:
             f"unknown province code(s) {', '.join(map(str, bad))}; use GB/T 2260 codes such as "
             "11 (Beijing) or 44 (Guangdong)"
         )
-    for column, values in flt.groups:
+    for column, values in flt.group_map.items():
         role = GROUP_COLUMNS[column]
         if role not in roles:
             problems.append(
@@ -1083,7 +1083,7 @@ def _select(analysis: pd.DataFrame, flag_any: np.ndarray, flt: ExportFilter) -> 
         mask &= analysis["province"].isin(list(flt.provinces)).fillna(False).to_numpy(dtype=bool)
     if flt.regions:
         mask &= analysis["region"].astype(object).isin(list(flt.regions)).to_numpy(dtype=bool)
-    for column, values in flt.groups:
+    for column, values in flt.group_map.items():
         series = analysis[column] if column in analysis.columns else pd.Series([None] * n)
         text = series.astype(object).map(lambda x: None if pd.isna(x) else str(x))
         mask &= text.isin(list(values)).to_numpy(dtype=bool)
@@ -1557,13 +1557,13 @@ def _group_label(questionnaire: Questionnaire, column: str, value: object, lang:
         return "全部" if lang == "zh" else "All"
     if column == "province":
         try:
-            names = _province_names()[int(value)]  # type: ignore[call-overload]
+            names = _province_names()[int(str(value))]
         except (KeyError, TypeError, ValueError):
             return str(value)
         return names[0 if lang == "zh" else 1]
     if column == "region":
-        names = _REGIONS.get(str(value))
-        return names[0 if lang == "zh" else 1] if names else str(value)
+        region = _REGIONS.get(str(value))
+        return region[0 if lang == "zh" else 1] if region else str(value)
     if column == "exposure_any":
         return {"0": ("否", "No"), "1": ("是", "Yes")}.get(str(value), (str(value),) * 2)[
             0 if lang == "zh" else 1
@@ -1748,7 +1748,7 @@ def write_codebook(
     if kind not in CODEBOOK_FORMATS:
         raise ExportError(f"codebook format must be html, md or json, got {kind!r}.")
     start = time.perf_counter()
-    text = codebook.render(kind, language)  # type: ignore[arg-type]
+    text = codebook.render(cast(Literal["html", "md", "json"], kind), language)
     partial = _partial(target)
     try:
         partial.write_text(text, encoding="utf-8")

@@ -348,7 +348,8 @@ def main() -> None:
                     value=None,
                     key="export_top_income",
                 )
-        if questionnaire.role("age") is not None and questionnaire.role("age").type == "integer":  # type: ignore[union-attr]
+        age_q = questionnaire.role("age")
+        if age_q is not None and age_q.type == "integer":
             top_age = st.number_input(
                 tr("年龄上限", "Age limit"),
                 min_value=0,
@@ -381,7 +382,7 @@ def main() -> None:
                 date_to=date_to,
                 provinces=tuple(provinces),
                 regions=tuple(regions),
-                groups=groups,  # type: ignore[arg-type]
+                groups=groups,
                 exclude_flagged=exclude_flagged,
             )
             options = ExportOptions(

@@ -636,10 +636,10 @@ def test_filters_select_rows(cfl: Data, prepared: PreparedExport):
     cases = [
         (ExportFilter("cfl", provinces=(11, 44)), everything["province"].isin([11, 44])),
         (ExportFilter("cfl", regions=("West",)), everything["province"] == 51),
-        (ExportFilter("cfl", groups={"sex": ["female"]}), everything["sex"] == 2),  # type: ignore[arg-type]
+        (ExportFilter("cfl", groups={"sex": ["female"]}), everything["sex"] == 2),
         (ExportFilter("cfl", exclude_flagged=True), everything["flag_any"] == 0),
         (
-            ExportFilter("cfl", groups={"age_group": ["65+"], "urban": ["rural"]}),  # type: ignore[arg-type]
+            ExportFilter("cfl", groups={"age_group": ["65+"], "urban": ["rural"]}),
             (everything["age"] >= 65) & (everything["urban"] == 2),
         ),
     ]
