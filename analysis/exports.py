@@ -160,6 +160,10 @@ _AGE_BANDS = ("0-14", "15-59", "60+")
 _CALIBRATION = ("sex", "age_band", "urban")
 _GLOBAL_GROUPS = ("weight", "flag")
 _SPEEDER_RATIO = 1 / 3
+# Rows per batch asked of the store: its Arrow scanner reads up to 16 batches ahead in up to 4
+# files at once, so small batches keep that read-ahead (and the peak memory) small; they are
+# joined into chunks of ``chunk_rows`` before scoring.
+_READ_BATCH = 4096
 
 
 class ExportError(AnalysisError):
@@ -629,7 +633,7 @@ def _to_pandas(table: pa.Table) -> pd.DataFrame:
 def _chunks(store: Any, qid: str, version: str, rows: int) -> Iterator[pa.Table]:
     pending: list[pa.RecordBatch] = []
     count = 0
-    for batch in store.iter_batches(qid, version=version, batch_size=rows):
+    for batch in store.iter_batches(qid, version=version, batch_size=min(rows, _READ_BATCH)):
         pending.append(batch)
         count += batch.num_rows
         if count >= rows:

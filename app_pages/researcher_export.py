@@ -109,6 +109,7 @@ def _prepare(flt: ExportFilter, options: ExportOptions, fmt: str, tables: bool, 
 
     files: list[dict[str, str]] = []
     notes: list[str] = []
+    table_problem = ""
     summary: dict[str, Any] = {}
     try:
         with warnings.catch_warnings(record=True) as caught:
@@ -135,15 +136,26 @@ def _prepare(flt: ExportFilter, options: ExportOptions, fmt: str, tables: bool, 
                 }
                 if tables:
                     kind = "xlsx" if fmt == "xlsx" else "csv"
-                    found = prepared.estimate_tables()
-                    written = prepared.write_estimates(
-                        folder / f"{base}-estimates.{kind}", kind, actor=actor, tables=found
-                    )
-                    files.append({"kind": "tables", "path": str(written.path), "mime": _MIME[kind]})
-                    summary["suppressed"] = int(
-                        found.to_frame()["flags"].str.contains("suppressed").sum()
-                    )
+                    try:
+                        found = prepared.estimate_tables()
+                        written = prepared.write_estimates(
+                            folder / f"{base}-estimates.{kind}", kind, actor=actor, tables=found
+                        )
+                    except ValueError as error:  # the data file stands on its own
+                        table_problem = str(error)
+                    else:
+                        files.append(
+                            {"kind": "tables", "path": str(written.path), "mime": _MIME[kind]}
+                        )
+                        summary["suppressed"] = int(
+                            found.to_frame()["flags"].str.contains("suppressed").sum()
+                        )
             notes = list(dict.fromkeys(str(w.message) for w in caught))
+            if table_problem:
+                notes.append(
+                    tr("估计表无法生成：", "The estimate tables could not be made: ")
+                    + table_problem
+                )
     except ValueError as error:  # the project's errors (ExportError, ResponseError ...)
         bar.empty()
         shutil.rmtree(folder, ignore_errors=True)
