@@ -297,7 +297,7 @@ def _allocate(v: Variable, rows: int, fmt: str) -> np.ndarray:
         return np.full(rows, "", dtype=object)
     if fmt == "dta" and v.missing_codes:
         return np.full(rows, None, dtype=object)
-    if v.storage in ("code", "binary") and fmt == "sav":
+    if v.storage in ("code", "binary"):  # small whole numbers: exact in float32
         return np.full(rows, np.nan, dtype=np.float32)
     return np.full(rows, np.nan, dtype=np.float64)
 
@@ -306,7 +306,13 @@ def _fill(
     target: np.ndarray, start: int, stop: int, v: Variable, column: pa.ChunkedArray, fmt: str
 ) -> None:
     if v.storage == "text":
-        target[start:stop] = column.fill_null("").to_numpy(zero_copy_only=False)
+        # through a dictionary, so that repeated texts share one Python string
+        position = start
+        for chunk in pc.dictionary_encode(column.fill_null("")).chunks:
+            words = chunk.dictionary.to_numpy(zero_copy_only=False)
+            codes = chunk.indices.to_numpy(zero_copy_only=False)
+            target[position : position + len(codes)] = words[codes]
+            position += len(codes)
         return
     numbers = np.asarray(column.to_numpy(zero_copy_only=False), dtype=np.float64)
     if target.dtype != object:

@@ -160,10 +160,9 @@ _AGE_BANDS = ("0-14", "15-59", "60+")
 _CALIBRATION = ("sex", "age_band", "urban")
 _GLOBAL_GROUPS = ("weight", "flag")
 _SPEEDER_RATIO = 1 / 3
-# Rows per batch asked of the store: its Arrow scanner reads up to 16 batches ahead in up to 4
-# files at once, so small batches keep that read-ahead (and the peak memory) small; they are
-# joined into chunks of ``chunk_rows`` before scoring.
-_READ_BATCH = 4096
+# Rows per batch asked of the store (joined into chunks of ``chunk_rows`` before scoring): the
+# store reads one batch ahead, so this bounds what it holds besides the chunk.
+_READ_BATCH = 8192
 
 
 class ExportError(AnalysisError):
