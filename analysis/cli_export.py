@@ -26,7 +26,7 @@ import sys
 import warnings
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import Any
 
 from analysis.codebook import build_codebook
 from analysis.errors import AnalysisError
@@ -44,14 +44,6 @@ from analysis.exports import (
 
 EXIT_BAD_INPUT = 2
 EXIT_FAILED = 1
-
-
-def _one_line_error(parser: argparse.ArgumentParser, message: str) -> NoReturn:
-    print(
-        f"error: {message}. Run '{parser.prog} --help' for usage.",
-        file=sys.stderr,
-    )
-    raise SystemExit(EXIT_BAD_INPUT)
 
 
 def _filters(parser: argparse.ArgumentParser) -> None:
@@ -111,7 +103,6 @@ def add_parsers(subparsers: Any) -> None:
     )
     export.add_argument("--top-code-age", type=float, metavar="X", help="top-code age at X")
     export.set_defaults(handler=run_export)
-    export.error = lambda message: _one_line_error(export, message)
 
     tables = subparsers.add_parser(
         "export-tables",
@@ -130,7 +121,6 @@ def add_parsers(subparsers: Any) -> None:
         help="suppress cells with fewer respondents (default 10)",
     )
     tables.set_defaults(handler=run_tables)
-    tables.error = lambda message: _one_line_error(tables, message)
 
 
 def _date(text: str | None, option: str) -> dt.date | None:

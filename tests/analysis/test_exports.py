@@ -1014,7 +1014,7 @@ def test_cli_usage_errors_are_one_line(tmp_path, capsys):
         )
     err = capsys.readouterr().err.strip().splitlines()
     assert exit_.value.code == 2 and len(err) == 1
-    assert err[0].startswith("error: argument --format: invalid choice: 'stata'")
+    assert err[0].startswith("error: export: argument --format: invalid choice: 'stata'")
 
 
 def test_python_m_analysis_export(cfl: Data, tmp_path):
