@@ -1192,3 +1192,97 @@ def test_r_script_reproduces_the_committed_reference(tmp_path: Path):
         fresh = pd.read_csv(tmp_path / name, keep_default_na=False, dtype={"group": str})
         committed = pd.read_csv(REFERENCE / name, keep_default_na=False, dtype={"group": str})
         pd.testing.assert_frame_equal(fresh, committed, check_exact=False, rtol=1e-12)
+
+
+# ============================================================================ more questionnaires
+def read_back(path: Path, fmt: str) -> pd.DataFrame:
+    if fmt == "csv":
+        return pd.read_csv(path, encoding="utf-8-sig")
+    if fmt == "xlsx":
+        return pd.read_excel(path, sheet_name="data")
+    if fmt == "parquet":
+        return pd.read_parquet(path)
+    reader = pyreadstat.read_dta if fmt == "dta" else pyreadstat.read_sav
+    return reader(str(path))[0]
+
+
+@pytest.mark.parametrize("name", ["oecd_infe", "edu_quiz"])
+def test_every_shipped_questionnaire_exports_in_every_format(tmp_path, name):
+    root = tmp_path / "data"
+    root.mkdir()
+    store = ParquetResponseStore(root)
+    q = shipped(name)
+    fill_store(store, q, 80, seed=9, provinces=PROVINCES_OR_NONE[name])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ExportWarning)  # edu_quiz has nothing to weight by
+        prepared = prepare_export(store, q, ExportFilter(name))
+    with prepared:
+        expected = prepared.to_frame()
+        for fmt in FORMATS:
+            result = prepared.write(tmp_path / f"x.{fmt}", fmt, actor="li.na")
+            got = read_back(result.path, fmt)
+            assert list(got.columns) == list(expected.columns), fmt
+            assert len(got) == len(expected) == 80, fmt
+        tables = prepared.estimate_tables()
+    assert tables.weighted == (name == "oecd_infe")
+    if name == "oecd_infe":
+        derived = set(tables.table("overall")["variable"])
+        assert {"oecd_knowledge", "oecd_total", "oecd_knowledge_target"} <= derived
+    store.close()
+
+
+PROVINCES_OR_NONE = {"oecd_infe": (11, 31, 44, 51), "edu_quiz": (None,)}
+
+
+def test_control_characters_in_free_text_reach_excel_safely(tmp_path):
+    root = tmp_path / "data"
+    root.mkdir()
+    store = ParquetResponseStore(root)
+    q = edge()
+    records = fill_store(store, q, 30, seed=1)
+    from responses.record import ResponseRecord
+
+    store.submit(
+        ResponseRecord(
+            "edge",
+            "1.0",
+            {**records[0].answers, "comment": "a\x01b\x0b=c"},
+            province=11,
+            device_class="phone",
+        )
+    )
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        prepared = prepare_export(
+            store, q, ExportFilter("edge"), options=ExportOptions(include_text=True)
+        )
+    assert any("free-text" in str(w.message) for w in caught)
+    with prepared:
+        path = prepared.write(tmp_path / "t.xlsx", "xlsx", actor="li.na").path
+    comments = pd.read_excel(path, sheet_name="data")["comment"].dropna().tolist()
+    assert "a\ufffdb\ufffd=c" in comments
+    store.close()
+
+
+def test_sparse_samples_fall_back_to_coarser_margins(tmp_path):
+    root = tmp_path / "data"
+    root.mkdir()
+    store = ParquetResponseStore(root)
+    fill_store(store, edge(), 30, seed=1)
+    with pytest.warns(ExportWarning, match="were used because province \\+ province\\*sex"):
+        prepared = prepare_export(store, edge(), ExportFilter("edge"))
+    with prepared:
+        summary = prepared.weighting
+        frame = prepared.to_frame()
+        codebook = prepared.codebook()
+    assert summary.method == "rake" and summary.margins[0] == "province"
+    assert "*" not in "".join(summary.margins)
+    assert summary.attempts
+    assert "did not converge" in summary.attempts[0] or "no respondents" in summary.attempts[0]
+    totals = census_targets(margins=("province",)).margins["province"]
+    weighted = frame[frame["weight"].notna()]
+    for code, total in weighted.groupby("province")["weight"].sum().items():
+        assert total == pytest.approx(totals[int(code)], rel=1e-6)
+    assert summary.n_weighted + summary.n_unweighted == len(frame)
+    assert "Margins not used" in codebook.weighting.get("en")
+    store.close()
