@@ -31,7 +31,7 @@ from analysis.targets import DEFAULT_MARGINS, census_targets
 from analysis.weighting import calibrate
 from questionnaires.model import Questionnaire
 
-__all__ = ["MARGIN_SETS", "ScoreAverages", "score_averages"]
+__all__ = ["MARGIN_SETS", "ScoreAverages", "average_scores", "score_averages"]
 
 #: Census margins tried in turn (the platform's default margins first, national ones last).
 MARGIN_SETS: tuple[tuple[str, ...], ...] = (
@@ -50,10 +50,8 @@ class ScoreAverages:
 
     Attributes
     ----------
-    questionnaire_id, questionnaire_version
-        The questionnaire version the responses answer.
     n
-        Responses scored.
+        Responses averaged.
     min_n
         Fewest responses an average shown to a respondent may rest on.
     weighted_on
@@ -67,8 +65,6 @@ class ScoreAverages:
         questionnaire has no province or ``n < min_n``.
     """
 
-    questionnaire_id: str
-    questionnaire_version: str
     n: int
     min_n: int
     weighted_on: tuple[str, ...]
@@ -128,36 +124,39 @@ def _weights(
             continue
         try:
             targets = census_targets(margins=margins)
-            result = calibrate(frame, targets, method="rake", on_nonconvergence="raise")
+            result = calibrate(
+                frame, targets, method="rake", tol=1e-10, max_iter=500, on_nonconvergence="raise"
+            )
         except WeightingError:
             continue
         return pd.Series(result.weights, index=frame.index), tuple(margins), result.model
     return None, (), None
 
 
-def score_averages(
-    responses: pd.DataFrame,
-    questionnaire: Questionnaire,
+def average_scores(
+    scored: pd.DataFrame,
+    variables: Sequence[str],
     *,
     min_n: int = 30,
     margin_sets: Sequence[Sequence[str]] = MARGIN_SETS,
     alpha: float = 0.05,
 ) -> ScoreAverages:
-    """Weighted mean dimension scores and index, overall and by province.
+    """Weighted means of score columns, overall and by province.
 
     Parameters
     ----------
-    responses
-        Stored responses to ``questionnaire`` (one version), as
-        :meth:`responses.store.ParquetResponseStore.read` gives them.
-    questionnaire
-        The questionnaire version answered.
+    scored
+        One row per response with the ``variables`` and the analysis columns the margins
+        name (``province``, ``region``, ``sex``, ``age_band``, ``urban``), as
+        :attr:`analysis.scoring.ScoredResponses.frame` has them.
+    variables
+        The numeric columns to average (missing values are left out of each one's mean).
     min_n
-        No estimate is made from fewer responses than this, and a province's average is
-        reported only when it has this many (:meth:`ScoreAverages.province_mean`).
+        No estimate is made from fewer rows than this, and a province's average is reported
+        only when it has this many (:meth:`ScoreAverages.province_mean`).
     margin_sets
-        Census margins to try, in order (:data:`MARGIN_SETS`); the first that the responses
-        support is used.
+        Census margins to try, in order (:data:`MARGIN_SETS`); the first whose variables
+        every row has and whose targets raking can meet is used; none: equal weights.
     alpha
         Significance level of the confidence intervals.
 
@@ -165,45 +164,36 @@ def score_averages(
     -------
     ScoreAverages
 
-    Raises
-    ------
-    ScoringError
-        The responses do not match the questionnaire.
-
     Notes
     -----
-    For each variable :math:`y` (a dimension score on 0-100, or the index) the estimate is
-    the calibrated-weight mean :math:`\\hat{\\bar y} = \\sum_i w_i y_i / \\sum_i w_i` over the
-    responses where :math:`y` is present, with weights raked to the adult (15+) population
-    totals of the 2020 census; its standard error is linearised with the calibration residuals
-    (R's ``svymean`` on a ``rake``d design). Province means are domain estimates of the same
-    design (R's ``svyby``). Reference: Lumley (2010), *Complex Surveys*, sections 2.2, 7.2.
+    For each variable :math:`y` the estimate is the calibrated-weight mean
+    :math:`\\hat{\\bar y} = \\sum_i w_i y_i / \\sum_i w_i` over the rows where :math:`y` is
+    present. The weights start from :math:`N/n` (``N`` the census adult population) and are
+    raked to the adult (15+) totals of the 2020 census (:func:`analysis.targets.census_targets`);
+    the standard error is linearised with the calibration residuals, R's ``svymean`` on a
+    ``rake``d ``svydesign(ids=~1)``. Province means are domain estimates of the same design
+    (R's ``svyby``). Checked against R in ``tests/reference/averages.R``. Reference: Lumley
+    (2010), *Complex Surveys*, sections 2.2 and 7.2.
     """
-    variables = tuple(DIMENSION_PREFIX + d.name for d in questionnaire.dimensions)
-    if questionnaire.index is not None:
-        variables += (questionnaire.index.name,)
-    n = len(responses)
+    variables = tuple(variables)
+    n = len(scored)
     empty = Estimates((), alpha=alpha)
     if n < max(min_n, 2):
-        # Too few to show; an empty store's frame has no answer columns to score either.
-        return ScoreAverages(
-            questionnaire.id, questionnaire.version, n, min_n, (), variables, empty, empty
-        )
-    frame = score_responses(responses, questionnaire, item_scores=False).frame
-    weights, margins, model = _weights(frame, margin_sets)
+        return ScoreAverages(n, min_n, (), variables, empty, empty)
+    weights, margins, model = _weights(scored, margin_sets)
     if weights is None:
-        design = Design(frame)
+        design = Design(scored)
     else:
         design = Design(
-            frame.assign(**{_WEIGHT: weights}),
+            scored.assign(**{_WEIGHT: weights}),
             weights=_WEIGHT,
             calibration=model,  # type: ignore[arg-type]
         )
     national: list[Estimate] = []
     provincial: list[Estimate] = []
-    has_province = "province" in frame.columns and frame["province"].notna().any()
+    has_province = "province" in scored.columns and scored["province"].notna().any()
     for variable in variables:
-        if frame[variable].notna().sum() < 2:
+        if scored[variable].notna().sum() < 2:
             continue
         try:
             national.extend(estimate_mean(design, variable, alpha=alpha, min_n=min_n))
@@ -214,8 +204,6 @@ def score_averages(
         except EstimationError:
             continue
     return ScoreAverages(
-        questionnaire.id,
-        questionnaire.version,
         n,
         min_n,
         margins,
@@ -223,3 +211,50 @@ def score_averages(
         Estimates(national, alpha=alpha),
         Estimates(provincial, alpha=alpha),
     )
+
+
+def score_averages(
+    responses: pd.DataFrame,
+    questionnaire: Questionnaire,
+    *,
+    min_n: int = 30,
+    margin_sets: Sequence[Sequence[str]] = MARGIN_SETS,
+    alpha: float = 0.05,
+) -> ScoreAverages:
+    """Weighted mean dimension scores and index of stored responses, overall and by province.
+
+    Parameters
+    ----------
+    responses
+        Stored responses to ``questionnaire`` (one version), as
+        :meth:`responses.store.ParquetResponseStore.read` gives them (an empty store's
+        frame, without answer columns, is fine).
+    questionnaire
+        The questionnaire version answered.
+    min_n, margin_sets, alpha
+        As for :func:`average_scores`.
+
+    Returns
+    -------
+    ScoreAverages
+        Of the columns ``dim__<dimension>`` (0-100) for each dimension, then the index.
+
+    Raises
+    ------
+    ScoringError
+        The responses do not match the questionnaire.
+
+    Notes
+    -----
+    :func:`analysis.scoring.score_responses` (without item scores), then
+    :func:`average_scores`.
+    """
+    variables = tuple(DIMENSION_PREFIX + d.name for d in questionnaire.dimensions)
+    if questionnaire.index is not None:
+        variables += (questionnaire.index.name,)
+    if len(responses) < max(min_n, 2):
+        # Too few to show; an empty store's frame has no answer columns to score either.
+        empty = Estimates((), alpha=alpha)
+        return ScoreAverages(len(responses), min_n, (), variables, empty, empty)
+    scored = score_responses(responses, questionnaire, item_scores=False).frame
+    return average_scores(scored, variables, min_n=min_n, margin_sets=margin_sets, alpha=alpha)

@@ -546,7 +546,9 @@ def _on_submit() -> None:
     run.stage = "submitted"
     run.duplicate = receipt.duplicate
     run.resume_code = None
-    _set_param("resume", None)
+    # a reload now lands on the start page, not on a new answer sheet
+    for name in ("resume", "q", "token"):
+        _set_param(name, None)
     clear_widgets()
 
 
@@ -875,9 +877,22 @@ def _outcome(run: SurveyRun, questionnaire: Questionnaire) -> None:
     st.button(tr("返回首页", "Back to the start page"), key="home", on_click=_leave)
 
 
+#: With the large-text option, headings on phones stay larger than the (larger) body text.
+LARGE_HEADINGS_CSS = """
+<style>
+@media (max-width: 640px) {
+  h1 { font-size: 1.9rem !important; }
+  h2, h3 { font-size: 1.5rem !important; }
+}
+</style>
+"""
+
+
 def main() -> None:
     """Draw the respondent's page for the current state."""
     st.markdown(CSS, unsafe_allow_html=True)
+    if st.session_state.get("large_text"):
+        st.markdown(LARGE_HEADINGS_CSS, unsafe_allow_html=True)
     st.session_state["user_agent"] = _user_agent()
     _entry()
     run = _run()

@@ -38,6 +38,19 @@ _OVERFLOW = (
     " return out.slice(0, 5); }"
 )
 
+_UNLABELLED = (
+    "() => { const out = [];"
+    " const fields = document.querySelectorAll('[data-testid=stMain] input:not([type=hidden]),"
+    " [data-testid=stMain] textarea, [data-testid=stMain] button,"
+    " [data-testid=stMain] [role=radiogroup]');"
+    " for (const e of fields) {"
+    "  const label = e.closest('label');"
+    "  const name = (e.getAttribute('aria-label') || (label ? label.innerText : '')"
+    "   || (e.labels && e.labels.length ? e.labels[0].innerText : '') || e.innerText || '').trim();"
+    "  if (!name) out.push(e.outerHTML.slice(0, 120)); }"
+    " return out; }"
+)
+
 
 def css(name: str) -> str:
     """The selector of the element with Streamlit key ``name``."""
@@ -76,6 +89,10 @@ class Respondent:
     def overflow(self) -> list[str]:
         """Elements sticking out past the right edge of the window (none on a good layout)."""
         return list(self.page.evaluate(_OVERFLOW))
+
+    def unlabelled(self) -> list[str]:
+        """Inputs, buttons and radio groups without an accessible name (none on a good page)."""
+        return list(self.page.evaluate(_UNLABELLED))
 
     def shot(self, name: str, *, full: bool = True) -> Path:
         """A screenshot of the whole page (the window is stretched to its height)."""
@@ -195,6 +212,7 @@ class Respondent:
             self.answer_screen(questionnaire, answers)
             if check_layout:
                 assert self.overflow() == [], self.overflow()
+                assert self.unlabelled() == [], self.unlabelled()
             if shots:
                 self.shot(f"page{seen:02d}")
             if self.present("nav_submit"):

@@ -219,3 +219,67 @@ def test_a_used_invitation_is_refused(browser, app_server_factory, artifacts, tm
     you.shot("no_token")
     context.close()
     assert ParquetResponseStore(data_dir).count("staff_quiz") == 1
+
+
+_ACTIVE = (
+    "() => { const e = document.activeElement; const g = e.closest('[role=radiogroup]');"
+    " return {tag: e.tagName, type: e.type || '', label: e.getAttribute('aria-label') || '',"
+    " text: (e.innerText || '').trim(), group: g ? g.getAttribute('aria-label') : ''}; }"
+)
+
+
+def _tab_to(you: Respondent, wanted: Any, what: str, *, limit: int = 80) -> dict[str, str]:
+    """Press Tab until the focused element satisfies ``wanted`` (keyboard only)."""
+    for _ in range(limit):
+        you.page.keyboard.press("Tab")
+        active = you.page.evaluate(_ACTIVE)
+        if wanted(active):
+            return active
+    raise AssertionError(f"Tab never reached {what}")
+
+
+def test_a_questionnaire_can_be_answered_with_the_keyboard_alone(
+    browser, app_server_factory, artifacts
+):
+    q = shipped("edu_quiz")
+    server = app_server_factory()
+    rng = random.Random(35)
+    answers: dict[str, Any] = {"participant_code": "KEY0815", "phase": "pre"}
+    for item in q.section("quiz").questions:
+        if item.type == "integer":
+            answers[item.name] = rng.randint(0, 500)
+        else:
+            answers[item.name] = rng.choice(item.choices.names)
+    context = browser.new_context(viewport=DESKTOP, user_agent=DESKTOP_UA)
+    you = Respondent(context.new_page(), artifacts)
+    you.open(f"{server.url}/?q=edu_quiz")
+    _tab_to(you, lambda a: a["tag"] == "BUTTON" and "同意并开始" in a["text"], "agree")
+    you.page.keyboard.press("Enter")
+    you.settle()
+    for section in q.sections:
+        for item in section.questions:
+            label = " ".join(item.label.get("zh").split())
+            value = answers[item.name]
+            if item.type in ("text", "integer"):
+                _tab_to(you, lambda a, t=label: a["tag"] == "INPUT" and a["label"].startswith(t), item.name)
+                you.page.keyboard.type(str(value))
+                you.page.keyboard.press("Enter")
+            else:
+                _tab_to(you, lambda a, t=label: a["type"] == "radio" and a["group"] == t, item.name)
+                order = you.page.locator(f"{css('q__' + item.name)} [data-testid=stRadioOption]").all_inner_texts()
+                labels = {c.name: c.label.get("zh") for c in item.choices}
+                position = [o.strip() for o in order].index(labels[value])
+                you.page.keyboard.press("Space")  # the first option
+                for _ in range(position):
+                    you.page.keyboard.press("ArrowDown")
+            you.settle()
+        last = section is q.sections[-1]
+        name = "提交" if last else "下一页"
+        _tab_to(you, lambda a, t=name: a["tag"] == "BUTTON" and t in a["text"], name)
+        you.shot(f"keyboard_{section.name}")
+        you.page.keyboard.press("Enter")
+        you.settle()
+    assert "提交成功" in you.text()
+    you.shot("keyboard_done")
+    context.close()
+    check_row(server.data_dir, q, answers)
