@@ -91,9 +91,9 @@ CSS = """
 @media (max-width: 640px) {
   .block-container, [data-testid="stMainBlockContainer"] {
     padding-left: 1rem; padding-right: 1rem; padding-top: 2.5rem; }
-  h1 { font-size: 1.6rem !important; }
-  h2 { font-size: 1.35rem !important; }
-  h3 { font-size: 1.2rem !important; }
+  [data-testid="stMain"] h1 { font-size: 1.6rem !important; }
+  [data-testid="stMain"] h2 { font-size: 1.35rem !important; }
+  [data-testid="stMain"] h3 { font-size: 1.2rem !important; }
 }
 </style>
 """
@@ -612,6 +612,7 @@ def _language_switch() -> None:
 def _landing() -> None:
     with st.container(key="landing_lang_box"):
         _language_switch()
+    _draw_notice()
     st.title(tr("金融素养调查", "Financial literacy surveys"))
     st.markdown(
         tr(
@@ -621,7 +622,6 @@ def _landing() -> None:
             "the right answers and why.",
         )
     )
-    _draw_notice()
     lang = _lang()
     listed = open_questionnaires(registry())
     if not listed:
@@ -835,12 +835,13 @@ def _save_later(run: SurveyRun) -> None:
     if st.session_state.get("show_resume_code") and run.resume_code:
         code = format_resume_code(run.resume_code)
         with st.container(border=True, key="resume_info"):
-            st.markdown(tr("您的续答码：", "Your code to continue: ") + f"**`{code}`**")
+            st.markdown("**" + tr("您的续答码", "Your code to continue") + "**")
+            st.code(code, language=None)
             days = f"{config().draft_retention_days:g}"
             st.markdown(
                 tr(
-                    f"请记下续答码（或保存下面的链接）。{days} 天内，在本页输入续答码或打开链接，"
-                    "即可从这一页继续作答，已填的答案都会保留。",
+                    f"请记下续答码（或保存下面的链接）。{days} 天内，在问卷首页输入续答码"
+                    "或打开链接，即可从这一页继续作答，已填的答案都会保留。",
                     f"Write the code down (or keep the link below). Within {days} days, enter the "
                     "code on the start page or open the link to continue from this page with "
                     "every answer kept.",
@@ -881,8 +882,8 @@ def _outcome(run: SurveyRun, questionnaire: Questionnaire) -> None:
 LARGE_HEADINGS_CSS = """
 <style>
 @media (max-width: 640px) {
-  h1 { font-size: 1.9rem !important; }
-  h2, h3 { font-size: 1.5rem !important; }
+  [data-testid="stMain"] h1 { font-size: 1.9rem !important; }
+  [data-testid="stMain"] h2, [data-testid="stMain"] h3 { font-size: 1.5rem !important; }
 }
 </style>
 """

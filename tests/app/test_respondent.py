@@ -329,10 +329,11 @@ def test_continue_later_gives_a_code_that_restores_every_answer_and_the_page(app
         click(at, "nav_next")
     answer_screen(at, q, answers)  # skills page filled, not left
     click(at, "save_later")
-    code_text = " ".join(str(m.value) for m in at.markdown if "续答码" in str(m.value))
     run = at.session_state["survey_run"]
     code = format_resume_code(run.resume_code)
-    assert code in code_text
+    shown = [str(c.value) for c in at.code]
+    assert shown[0] == code
+    assert shown[1].endswith(f"/?resume={code}")
     assert at.query_params["resume"] == run.resume_code
 
     fresh = app()
@@ -545,3 +546,47 @@ def test_a_full_quota_cell_thanks_the_respondent_and_stores_nothing(app, store, 
     post = random_answers(q, random.Random(1), overrides={"phase": "post"})
     complete(other, q, post)
     assert store.count(q.id) == 3
+
+
+def test_switching_language_mid_page_keeps_every_answer(app):
+    q = shipped("cfl")
+    at = app(q="cfl")
+    agree(at)
+    at.checkbox(key=key("fin_products", "loan")).check()
+    click(at, "nav_next")
+    at.radio(key=key("k_inflation")).set_value("less")
+    at.radio(key=key("k_compound")).set_value("dont_know").run()
+    at.radio(key="lang_switch").set_value("en").run()
+    assert not at.exception
+    assert at.subheader[0].value == q.section("knowledge").title.get("en")
+    assert at.radio(key=key("k_inflation")).value == "less"
+    assert at.radio(key=key("k_compound")).value == "dont_know"
+    assert "Don't know" in at.radio(key=key("k_compound")).options
+    click(at, "nav_back")
+    assert at.checkbox(key=key("fin_products", "loan")).value is True
+    assert at.checkbox(key=key("fin_products", "loan")).label.startswith("Bank loan")
+
+
+def test_a_closed_questionnaire_link_says_the_survey_has_closed(app, data_dir):
+    folder = data_dir / "questionnaires"
+    folder.mkdir()
+    text = REGISTRY.path("edu_quiz", "2026.1").read_text(encoding="utf-8")
+    text = text.replace("id: edu_quiz", "id: old_quiz").replace("status: open", "status: closed")
+    (folder / "old_quiz.yaml").write_text(text, encoding="utf-8")
+    at = app(q="old_quiz")
+    assert any("本调查已结束" in str(e.value) for e in at.error)
+    assert not has(at, "start_old_quiz")
+
+
+def test_a_matrix_on_its_own_screen_in_one_question_mode(app, store):
+    q = shipped("oecd_infe")
+    at = app(q="oecd_infe", lang="en")
+    agree(at, one_per_page=True)
+    answers = random_answers(q, random.Random(40))
+    while not has(at, key("qs1_1")):
+        answer_screen(at, q, answers)
+        click(at, "nav_next")
+    items = [r.key for r in at.radio if str(r.key).startswith("q__qs")]
+    assert sorted(items) == sorted(key(i.name) for i in q.question("qs").items)
+    complete(at, q, answers)
+    assert_stored(store, q, answers)

@@ -96,14 +96,16 @@ class Respondent:
 
     def shot(self, name: str, *, full: bool = True) -> Path:
         """A screenshot of the whole page (the window is stretched to its height)."""
-        path = self.folder / f"{len(self.shots) + 1:02d}_{name}.png"
+        path = self.folder / f"{len(list(self.folder.glob('*.png'))) + 1:02d}_{name}.png"
         size = self.page.viewport_size
         if full:
             height = self.page.evaluate(
                 "() => { const m = document.querySelector('[data-testid=stMain]');"
                 " return m ? m.scrollHeight : document.body.scrollHeight; }"
             )
-            self.page.set_viewport_size({"width": size["width"], "height": max(size["height"], height)})
+            self.page.set_viewport_size(
+                {"width": size["width"], "height": max(size["height"], height)}
+            )
             time.sleep(0.4)
         self.page.screenshot(path=str(path))
         if full:
@@ -126,7 +128,8 @@ class Respondent:
         assert choice is not None, (q.name, option)
         return choice.label.get(self.lang)
 
-    def _checkbox(self, name: str, want: bool) -> bool:
+    def check(self, name: str, want: bool) -> bool:
+        """Tick (or untick) the checkbox with key ``name``; True if it changed."""
         box = self.page.locator(css(name))
         if box.locator("input[type=checkbox]").is_checked() == want:
             return False
@@ -144,7 +147,7 @@ class Respondent:
             chosen = {value} if isinstance(value, str) else set(value)
             changed = False
             for part in [p for p in parts if p in chosen] + [p for p in parts if p not in chosen]:
-                changed |= self._checkbox(key(q.name, part), part in chosen)
+                changed |= self.check(key(q.name, part), part in chosen)
             return changed
         if not self.present(key(q.name)):
             return False
@@ -153,7 +156,7 @@ class Respondent:
             special = value if isinstance(value, str) and value in SPECIAL_CODES else None
             changed = False
             for s in q.special:
-                changed |= self._checkbox(key(q.name, s), s == special)
+                changed |= self.check(key(q.name, s), s == special)
             if special is None:
                 field = box.locator("input")
                 shown = field.input_value()

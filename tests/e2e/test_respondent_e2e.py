@@ -135,8 +135,12 @@ def test_leave_and_resume_with_the_code_in_a_fresh_browser(browser, app_server_f
     first = browser.new_context(viewport=PHONE, user_agent=IPHONE_UA)
     you = Respondent(first.new_page(), artifacts)
     you.open(f"{server.url}/?q=edu_quiz")
+    you.check("opt_large_text", True)  # the large-text option, chosen on the consent page
+    you.shot("consent_large_text")
     you.click("consent_agree")
     you.answer_screen(q, answers)
+    assert you.overflow() == [] and you.unlabelled() == []
+    you.shot("large_text_page1")
     you.click("nav_next")
     half = {k: v for k, v in answers.items() if k in ("participant_code", "phase", "q_inflation")}
     you.answer_screen(q, half)
@@ -261,12 +265,18 @@ def test_a_questionnaire_can_be_answered_with_the_keyboard_alone(
             label = " ".join(item.label.get("zh").split())
             value = answers[item.name]
             if item.type in ("text", "integer"):
-                _tab_to(you, lambda a, t=label: a["tag"] == "INPUT" and a["label"].startswith(t), item.name)
+                _tab_to(
+                    you,
+                    lambda a, t=label: a["tag"] == "INPUT" and a["label"].startswith(t),
+                    item.name,
+                )
                 you.page.keyboard.type(str(value))
                 you.page.keyboard.press("Enter")
             else:
                 _tab_to(you, lambda a, t=label: a["type"] == "radio" and a["group"] == t, item.name)
-                order = you.page.locator(f"{css('q__' + item.name)} [data-testid=stRadioOption]").all_inner_texts()
+                order = you.page.locator(
+                    f"{css('q__' + item.name)} [data-testid=stRadioOption]"
+                ).all_inner_texts()
                 labels = {c.name: c.label.get("zh") for c in item.choices}
                 position = [o.strip() for o in order].index(labels[value])
                 you.page.keyboard.press("Space")  # the first option
