@@ -129,9 +129,13 @@ def chart(
             orientation="h",
             marker_color="#1d5fbf",
             text=[_fmt(v) for v in you],
-            textposition="inside",
+            # inside the bar, or beside it when the bar is too short to hold the number
+            textposition=["inside" if v is not None and v >= 12 else "outside" for v in you],
             insidetextanchor="start",
-            textfont={"color": "#ffffff"},
+            textfont={
+                "color": ["#ffffff" if v is not None and v >= 12 else "#1f2328" for v in you]
+            },
+            cliponaxis=False,
             hovertemplate="%{y}: %{x:.1f}<extra></extra>",
         )
     ]
@@ -294,7 +298,8 @@ def draw(
     if not fb.dimensions and not fb.items:
         return
     province, province_label = _province(questionnaire, answers, lang)
-    result = cached_averages(questionnaire.id, questionnaire.version)
+    with st.spinner(_tr(lang, "正在计算全国和本省的平均分…", "Working out the averages…")):
+        result = cached_averages(questionnaire.id, questionnaire.version)
     averages = result.averages
 
     st.subheader(_tr(lang, "您的金融素养得分", "Your financial literacy scores"))
