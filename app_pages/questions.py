@@ -15,7 +15,9 @@ multiple choice             ``q__<name>__<option>``: one checkbox per option and
                             special answer
 integer, decimal            ``q__<name>``: a number input; ``q__<name>__<special>``: a
                             checkbox per special answer
-text                        ``q__<name>``: a text input (a text area past 100 characters)
+text                        ``q__<name>``: a text input (a text area when ``max_length``
+                            allows more than 100 characters, except contact details and
+                            participant codes)
 ==========================  =========================================================
 """
 
@@ -34,7 +36,7 @@ LabelVisibility = Literal["visible", "hidden", "collapsed"]
 PREFIX = "q__"
 #: Past this many options a single choice is a select box instead of a radio.
 SELECTBOX_FROM = 13
-#: Past this many characters a text answer gets a text area.
+#: A text question whose ``max_length`` is at least this gets a text area.
 TEXT_AREA_FROM = 101
 
 
@@ -362,7 +364,8 @@ def _draw_number(question: Question, run: SurveyRun, lang: str) -> None:
 
 def _draw_text(question: Question, lang: str) -> None:
     limit = question.max_length or 500
-    if limit >= TEXT_AREA_FROM:
+    short_roles = ("contact", "participant_code")
+    if limit >= TEXT_AREA_FROM and question.role not in short_roles:
         st.text_area(
             _aria(question, lang),
             key=key(question.name),

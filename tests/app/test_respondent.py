@@ -23,8 +23,10 @@ from app_pages.flow import option_order
 from app_pages.questions import key
 from questionnaires import load_registry
 from questionnaires.model import Questionnaire
+from responses.record import new_response_id
 from responses.state import format_resume_code
 from responses.store import ParquetResponseStore
+from responses.submission import save_progress
 from responses.validation import to_columns
 from tests.app.answering import fill_store, random_answers
 from tests.app.driver import agree, answer_screen, click, complete, find, has, messages
@@ -590,3 +592,130 @@ def test_a_matrix_on_its_own_screen_in_one_question_mode(app, store):
     assert sorted(items) == sorted(key(i.name) for i in q.question("qs").items)
     complete(at, q, answers)
     assert_stored(store, q, answers)
+
+
+WIDGETS_YAML = """\
+id: widgets
+version: "1.0"
+title: {zh: 题型测试, en: Question types}
+languages: [zh, en]
+consent:
+  version: "w1"
+  text: {zh: 同意书, en: Consent}
+choices:
+  agree4:
+    - {name: a1, label: {zh: 很不同意, en: Strongly disagree}}
+    - {name: a2, label: {zh: 不同意, en: Disagree}}
+    - {name: a3, label: {zh: 同意, en: Agree}}
+    - {name: a4, label: {zh: 很同意, en: Strongly agree}}
+sections:
+  - name: one
+    title: {zh: 第一页, en: Page one}
+    questions:
+      - name: intro
+        type: note
+        label: {zh: 下面几道题没有对错。, en: There are no right answers below.}
+      - name: mood
+        type: likert
+        label: {zh: 我喜欢记账。, en: I like keeping accounts.}
+        choices: agree4
+        special: [prefer_not]
+      - name: rate
+        type: decimal
+        label: {zh: 您估计的年利率是多少？, en: What annual rate do you expect?}
+        unit: {zh: "%", en: "%"}
+        min: 0
+        max: 100
+        hint: {zh: 可以填小数。, en: Decimals are fine.}
+      - name: channels
+        type: multiple_choice
+        label: {zh: 您通过哪些渠道了解理财？, en: Where do you learn about money?}
+        min_selected: 1
+        max_selected: 2
+        choices:
+          - {name: tv, label: {zh: 电视, en: TV}}
+          - {name: web, label: {zh: 网络, en: The web}}
+          - {name: friends, label: {zh: 亲友, en: Friends}}
+        special: [dont_know]
+  - name: two
+    title: {zh: 第二页, en: Page two}
+    questions:
+      - name: story
+        type: text
+        max_length: 1000
+        required: false
+        label: {zh: 请描述一次理财经历。, en: Tell us about a money decision.}
+      - name: email
+        type: text
+        role: contact
+        required: false
+        label: {zh: 如愿参加抽奖，请留下邮箱。, en: "Your e-mail for the prize draw, if you like."}
+"""
+
+
+def test_every_question_type_draws_and_stores(app, store, data_dir):
+    folder = data_dir / "questionnaires"
+    folder.mkdir()
+    (folder / "widgets.yaml").write_text(WIDGETS_YAML, encoding="utf-8")
+    q = load_registry(data_dir).latest("widgets")
+    at = app(q="widgets")
+    agree(at)
+    assert any("没有对错" in str(i.value) for i in at.info)  # the note
+    assert at.radio(key=key("mood")).horizontal
+    at.checkbox(key=key("channels", "tv")).check()
+    at.checkbox(key=key("channels", "web")).check()
+    at.checkbox(key=key("channels", "friends")).check()
+    at.number_input(key=key("rate")).set_value(3.25)
+    at.radio(key=key("mood")).set_value("prefer_not")
+    click(at, "nav_next")
+    assert messages(at)[1:] == ["最多只能选择 2 项"]
+    at.checkbox(key=key("channels", "friends")).uncheck()
+    click(at, "nav_next")
+    assert find(at, "text_area", key("story")) is not None  # long text gets a text area
+    answers = {
+        "mood": "prefer_not",
+        "rate": 3.25,
+        "channels": frozenset({"tv", "web"}),
+        "story": "第一次买基金。",
+        "email": "someone@example.org",
+    }
+    at.text_area(key=key("story")).input(answers["story"])
+    at.text_input(key=key("email")).input(answers["email"])
+    click(at, "nav_submit")
+    assert at.title[0].value.startswith("提交成功")
+    row = assert_stored(store, q, answers)
+    assert "email" not in row.index  # contact details are kept apart from the answers
+    contacts = store.state.list_contacts("widgets")
+    assert [c.details for c in contacts] == [{"email": "someone@example.org"}]
+    assert contacts[0].response_id == row["response_id"]
+
+
+def test_a_problem_on_an_earlier_page_at_submission_leads_back_to_it(app, store):
+    """A draft saved with an invalid answer (drafts are not validated) is caught on submit."""
+    q = shipped("edu_quiz")
+    answers = random_answers(q, random.Random(41))
+    draft = {**answers, "participant_code": "AB"}
+    code = save_progress(
+        store.state, q, draft, page="quiz", response_id=new_response_id(), language="zh"
+    )
+    at = app(resume=code)
+    assert at.subheader[0].value == q.section("quiz").title.get("zh")
+    click(at, "nav_submit")
+    assert at.subheader[0].value == q.section("identification").title.get("zh")
+    assert "个人编码应为6至12位字母或数字，例如ZXL0815。" in messages(at)
+    assert store.count("edu_quiz") == 0
+    at.text_input(key=key("participant_code")).input(answers["participant_code"])
+    click(at, "nav_next")
+    click(at, "nav_submit")
+    assert_stored(store, q, answers)
+
+
+def test_guessing_resume_codes_is_limited(app):
+    at = app()
+    for _ in range(10):
+        at.text_input(key="resume_code_input").input("ABCD-EFGH-JKMN")
+        click(at, "resume_submit")
+        assert any("找不到" in str(w.value) for w in at.warning)
+    at.text_input(key="resume_code_input").input("ABCD-EFGH-JKMP")
+    click(at, "resume_submit")
+    assert any("尝试次数过多" in str(w.value) for w in at.warning)
