@@ -7,10 +7,13 @@ in :mod:`app_pages.questions`. After every action the helper waits for the scrip
 
 from __future__ import annotations
 
+import contextlib
 import time
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
+
+from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
 from app_pages.questions import key
 from questionnaires.model import SPECIAL_CODES, SPECIAL_LABELS, Question, Questionnaire
@@ -28,6 +31,13 @@ _IDLE = (
     "() => { const a = document.querySelector('[data-testid=stApp]');"
     " return a && a.getAttribute('data-test-script-state') === 'notRunning'"
     " && a.getAttribute('data-test-connection-state') === 'CONNECTED'; }"
+)
+_ARM = (
+    "() => { const a = document.querySelector('[data-testid=stApp]'); window.__stRan = false;"
+    " if (window.__stWatch) window.__stWatch.disconnect();"
+    " window.__stWatch = new MutationObserver(() => {"
+    "  if (a.getAttribute('data-test-script-state') !== 'notRunning') window.__stRan = true; });"
+    " window.__stWatch.observe(a, {attributes: true}); }"
 )
 _OVERFLOW = (
     "() => { const w = window.innerWidth; const out = [];"
@@ -65,14 +75,30 @@ class Respondent:
         self.folder = folder
         self.lang = lang
         self.shots: list[Path] = []
+        self._armed = False
 
     # -- waiting and looking -----------------------------------------------------------------
 
+    def arm(self) -> None:
+        """Start watching for the script run the next action will cause (call just before it)."""
+        self.page.evaluate(_ARM)
+        self._armed = True
+
     def settle(self, timeout: float = 30.0) -> None:
-        """Wait until the app has finished its script run (and the page has painted)."""
-        time.sleep(0.25)
+        """Wait until the app has finished the script run an action caused.
+
+        After :meth:`arm`, waits for that run to start (up to 5 s: an action that causes no
+        run lets it pass) and then to end; otherwise waits briefly and then for the app to be
+        idle.
+        """
+        if self._armed:
+            self._armed = False
+            with contextlib.suppress(PlaywrightTimeout):  # no run: nothing to wait for
+                self.page.wait_for_function("() => window.__stRan === true", timeout=5000)
+        else:
+            time.sleep(0.3)
         self.page.wait_for_function(_IDLE, timeout=timeout * 1000)
-        time.sleep(0.15)
+        time.sleep(0.1)
         self.page.wait_for_function(_IDLE, timeout=timeout * 1000)
 
     def open(self, url: str) -> None:
@@ -117,6 +143,7 @@ class Respondent:
 
     def click(self, name: str) -> None:
         """Click the button with key ``name``."""
+        self.arm()
         self.page.locator(f"{css(name)} button").first.click()
         self.settle()
 
@@ -133,6 +160,7 @@ class Respondent:
         box = self.page.locator(css(name))
         if box.locator("input[type=checkbox]").is_checked() == want:
             return False
+        self.arm()
         box.locator("label").first.click()
         self.settle()
         return True
@@ -162,6 +190,7 @@ class Respondent:
                 shown = field.input_value()
                 if shown == "" or float(shown) != float(value):
                     field.fill(str(value))
+                    self.arm()
                     field.press("Enter")
                     self.settle()
                     changed = True
@@ -171,6 +200,7 @@ class Respondent:
             if field.input_value() == value:
                 return False
             field.fill(value)
+            self.arm()
             field.press("Tab")
             self.settle()
             return True
@@ -181,12 +211,14 @@ class Respondent:
                 return False
             field.click()
             field.fill(label)  # the list is virtual: filter it so the option is drawn
+            self.arm()
             page.locator("[role=option]", has=page.get_by_text(label, exact=True)).first.click()
             self.settle()
             return True
         option = box.locator("label").filter(has=page.get_by_text(label, exact=True)).first
         if option.locator("input").is_checked():
             return False
+        self.arm()
         option.click()
         self.settle()
         return True
