@@ -81,7 +81,8 @@ def _rows(fb: Feedback) -> list[tuple[str, str, float | None]]:
     if fb.index is not None:
         value = fb.index.value
         rows.append((fb.index.name, fb.index.label, float(value) if value is not None else None))
-    rows.extend((DIMENSION_PREFIX + d.name, d.label, d.score) for d in fb.dimensions)
+    if fb.index is None or len(fb.dimensions) > 1:  # one dimension would repeat the index
+        rows.extend((DIMENSION_PREFIX + d.name, d.label, d.score) for d in fb.dimensions)
     return rows
 
 
@@ -116,6 +117,7 @@ def chart(
     province: int | None,
     province_label: str | None,
     lang: str,
+    national_label: str | None = None,
 ) -> go.Figure:
     """Horizontal bars: the respondent's scores, the national and the provincial averages."""
     rows = _rows(fb)
@@ -142,9 +144,8 @@ def chart(
     if averages is not None:
         national = [averages.national_mean(v) for v, _, _ in rows]
         if any(e is not None for e in national):
-            traces.append(
-                _bar(_tr(lang, "全国平均", "National average"), labels, national, "#9aa4b2")
-            )
+            name = national_label or _tr(lang, "全国平均", "National average")
+            traces.append(_bar(name, labels, national, "#9aa4b2"))
         regional = [averages.province_mean(v, province) for v, _, _ in rows]
         if any(e is not None for e in regional):
             name = _tr(lang, f"{province_label}平均", f"{province_label} average")
@@ -176,6 +177,7 @@ def _averages_note(
     province: int | None,
     province_label: str | None,
     lang: str,
+    national: bool = True,
 ) -> str:
     if averages is None:
         return _tr(
@@ -187,10 +189,17 @@ def _averages_note(
         return _tr(
             lang,
             f"目前收到的答卷还不足 {averages.min_n} 份（现有 {averages.n} 份），"
-            "暂不显示全国平均分，以免少数答卷给出误导性的数字。",
+            "暂不显示平均分，以免少数答卷给出误导性的数字。",
             f"Fewer than {averages.min_n} answer sheets have been received so far "
-            f"({averages.n}), so no national average is shown: a handful of answers would give "
+            f"({averages.n}), so no average is shown: a handful of answers would give "
             "a misleading figure.",
+        )
+    if not national:
+        return _tr(
+            lang,
+            f"平均分是全部 {averages.n} 份答卷的简单平均（横线为95%置信区间）。",
+            f"The average is the plain mean of all {averages.n} answer sheets (lines show 95% "
+            "confidence intervals).",
         )
     if averages.weighted_on:
         how = _tr(
@@ -298,6 +307,13 @@ def draw(
     if not fb.dimensions and not fb.items:
         return
     province, province_label = _province(questionnaire, answers, lang)
+    # a questionnaire without a province (the training quiz) compares with all its answers
+    nationwide = questionnaire.role("province") is not None
+    national_label = (
+        _tr(lang, "全国平均", "National average")
+        if nationwide
+        else _tr(lang, "所有答卷平均", "Average of all answers")
+    )
     with st.spinner(_tr(lang, "正在计算全国和本省的平均分…", "Working out the averages…")):
         result = cached_averages(questionnaire.id, questionnaire.version)
     averages = result.averages
@@ -310,8 +326,10 @@ def draw(
             diff = fb.index.value - national.estimate
             delta = _tr(
                 lang,
-                f"比全国平均{'高' if diff >= 0 else '低'} {abs(diff):.0f} 分",
-                f"{abs(diff):.0f} points {'above' if diff >= 0 else 'below'} the national average",
+                f"比{national_label}{'高' if diff >= 0 else '低'} {abs(diff):.0f} 分",
+                f"{abs(diff):.0f} points {'above' if diff >= 0 else 'below'} the "
+                + national_label[0].lower()
+                + national_label[1:],
             )
         st.metric(
             fb.index.label + _tr(lang, "（满分100）", " (out of 100)"),
@@ -322,7 +340,14 @@ def draw(
             else "inverse",
             delta_arrow="off",
         )
-    figure = chart(fb, averages, province=province, province_label=province_label, lang=lang)
+    figure = chart(
+        fb,
+        averages,
+        province=province,
+        province_label=province_label,
+        lang=lang,
+        national_label=national_label,
+    )
     st.plotly_chart(
         figure,
         config={"displayModeBar": False, "responsive": True},
@@ -336,6 +361,7 @@ def draw(
             province=province,
             province_label=province_label,
             lang=lang,
+            national=nationwide,
         )
     )
     if questionnaire.index is not None and questionnaire.index.note is not None:

@@ -719,3 +719,17 @@ def test_guessing_resume_codes_is_limited(app):
     at.text_input(key="resume_code_input").input("ABCD-EFGH-JKMP")
     click(at, "resume_submit")
     assert any("尝试次数过多" in str(w.value) for w in at.warning)
+
+
+def test_the_quiz_compares_with_all_its_answers_not_a_national_figure(app, store):
+    q = shipped("edu_quiz")
+    fill_store(store, q, 35, seed=8)
+    at = app(q="edu_quiz")
+    agree(at)
+    complete(at, q, random_answers(q, random.Random(15)))
+    traces = chart_traces(at)
+    assert list(traces) == ["您的得分", "所有答卷平均"]
+    assert len(traces["您的得分"]) == 1  # one dimension: only the quiz score
+    captions = " ".join(str(c.value) for c in at.caption)
+    assert "平均分是全部 36 份答卷的简单平均" in captions
+    assert "所有答卷平均" in (at.metric[0].delta or "")
