@@ -702,9 +702,9 @@ def _consent(run: SurveyRun, questionnaire: Questionnaire) -> None:
         disabled=forced,
         key="opt_one_per_page",
     )
+    st.session_state["opt_large_text"] = bool(st.session_state.get("large_text"))  # as the sidebar
     st.checkbox(
         tr("大字号", "Large text"),
-        value=bool(st.session_state.get("large_text")),
         key="opt_large_text",
         on_change=_on_large_text,
     )

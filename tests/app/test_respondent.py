@@ -733,3 +733,12 @@ def test_the_quiz_compares_with_all_its_answers_not_a_national_figure(app, store
     captions = " ".join(str(c.value) for c in at.caption)
     assert "平均分是全部 36 份答卷的简单平均" in captions
     assert "所有答卷平均" in (at.metric[0].delta or "")
+
+
+def test_large_text_on_the_consent_page_is_the_sidebar_option(app):
+    at = app(q="cfl")
+    at.checkbox(key="opt_large_text").check().run()
+    assert at.toggle(key="large_text").value is True
+    assert any("font-size: 1.2rem" in str(m.value) for m in at.markdown)
+    at.toggle(key="large_text").set_value(False).run()
+    assert at.checkbox(key="opt_large_text").value is False
