@@ -14,21 +14,32 @@ import datetime as dt
 import io
 import itertools
 import math
+import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
+import pyarrow as pa
 import pyarrow.compute as pc
+import pyarrow.parquet as pq
 
-from questionnaires.model import Question, Questionnaire, Quotas, Text
+from questionnaires.model import Question, Questionnaire, Text
 from questionnaires.publishing import PublishedQuestionnaire, publish_upload
 from questionnaires.registry import DEFINITIONS_DIR, QuestionnaireRegistry
 from responses.errors import ResponseError
 from responses.overrides import apply_override
 from responses.record import check_response_id
 from responses.state import AuditEntry, AuditPage, StateStore, invitation_link
-from responses.store import TOMBSTONE_DIR, CompactionResult, ParquetResponseStore
+from responses.store import (
+    COMPACTED_RE,
+    PARTITION_RE,
+    SMALL_RE,
+    TOMBSTONE_DIR,
+    CompactionResult,
+    ParquetResponseStore,
+)
+from responses.submission import count_completes
 
 __all__ = [
     "AUDIT_PAGE_SIZE",
@@ -44,6 +55,7 @@ __all__ = [
     "browse_audit",
     "compact_store",
     "compaction_backlog",
+    "count_by_version",
     "generate_invitations",
     "invitation_summary",
     "preview_deletion",
@@ -158,25 +170,33 @@ def quota_progress(
 ) -> QuotaProgress | None:
     """Completes per quota cell of ``questionnaire`` (give the effective questionnaire).
 
-    Counts every stored response of the questionnaire id (all versions), as
-    :func:`responses.submission.quota_status` does. Returns None without quotas.
+    Each cell is counted by :func:`responses.submission.count_completes`, exactly as
+    submissions are checked: every stored response of the questionnaire id (all versions),
+    from per-file caches shared with the submission path. Returns None without quotas.
+    When the ``by`` questions make more than :data:`MAX_LISTED_CELLS` cells, only the cells
+    with a target of their own are listed (``truncated``).
     """
     quotas = questionnaire.settings.quotas
     if quotas is None:
         return None
     by_questions = [questionnaire.question(name) for name in quotas.by]
-    counts = _cell_counts(store, questionnaire.id, quotas)
     options = [_cell_options(q, language) for q in by_questions]
-    possible = math.prod(len(o) for o in options)
+    truncated = math.prod(len(o) for o in options) > MAX_LISTED_CELLS
     listed = dict(quotas.cells)
-    truncated = possible > MAX_LISTED_CELLS
     cells: list[QuotaCell] = []
     for combo in itertools.product(*options):
         cell = "|".join(str(code) for code, _ in combo)
-        if truncated and cell not in listed and cell not in counts:
+        if truncated and cell not in listed:
             continue
-        label = " / ".join(label for _, label in combo)
-        cells.append(QuotaCell(cell, label, quotas.target(cell), counts.get(cell, 0)))
+        codes = {q.name: code for q, (code, _) in zip(by_questions, combo, strict=True)}
+        cells.append(
+            QuotaCell(
+                cell,
+                " / ".join(label for _, label in combo),
+                quotas.target(cell),
+                count_completes(store, questionnaire, codes),
+            )
+        )
     with_target = [c for c in cells if c.target is not None]
     return QuotaProgress(
         by=quotas.by,
@@ -188,27 +208,46 @@ def quota_progress(
     )
 
 
-def _cell_counts(
-    store: ParquetResponseStore, questionnaire_id: str, quotas: Quotas
-) -> dict[str, int]:
-    try:
-        table = store.read_table(questionnaire_id, columns=list(quotas.by)).table
-    except ResponseError:
-        return {}  # a quota question no stored response has: every cell is empty
-    if table.num_rows == 0:
-        return {}
-    keep = pc.is_valid(table.column(quotas.by[0]))
-    for name in quotas.by[1:]:
-        keep = pc.and_(keep, pc.is_valid(table.column(name)))
-    rows = table.filter(keep).select(list(quotas.by))
-    grouped = rows.group_by(list(quotas.by)).aggregate([([], "count_all")])
-    counts: dict[str, int] = {}
-    columns = [grouped.column(n).to_pylist() for n in quotas.by]
-    for *codes, n in zip(*columns, grouped.column("count_all").to_pylist(), strict=True):
-        if any(isinstance(c, int | float) and c < 0 for c in codes):
-            continue  # a special answer: in no cell
-        counts["|".join(str(int(c)) for c in codes)] = int(n)
-    return counts
+def count_by_version(store: ParquetResponseStore, questionnaire_id: str) -> dict[str, int]:
+    """Stored responses of each version of a questionnaire, each response id once.
+
+    Cheap: small files are counted by name (a small file is named after its response id)
+    and only the ``response_id`` column of compacted files is read, so the page listing
+    every version stays fast however many responses wait for compaction. A compacted file
+    that cannot be read makes the store's own count (which moves it to quarantine) decide.
+    """
+    out: dict[str, int] = {}
+    for version in store.list_versions(questionnaire_id):
+        for _attempt in range(5):
+            try:
+                out[version] = len(_version_ids(store, questionnaire_id, version))
+                break
+            except FileNotFoundError:
+                continue  # compaction or deletion replaced a file: list again
+            except (pa.ArrowException, OSError):
+                out[version] = store.count(questionnaire_id, version=version)
+                break
+        else:
+            out[version] = store.count(questionnaire_id, version=version)
+    return out
+
+
+def _version_ids(store: ParquetResponseStore, questionnaire_id: str, version: str) -> set[str]:
+    ids: set[str] = set()
+    base = store.responses_dir / questionnaire_id / version
+    with os.scandir(base) as partitions:
+        folders = [e.path for e in partitions if e.is_dir() and PARTITION_RE.fullmatch(e.name)]
+    for folder in folders:
+        with os.scandir(folder) as files:
+            names = [e.name for e in files]
+        for name in names:
+            small = SMALL_RE.fullmatch(name)
+            if small:
+                ids.add(small.group(1))
+            elif COMPACTED_RE.fullmatch(name):
+                column = pq.read_table(os.path.join(folder, name), columns=["response_id"])
+                ids.update(column.column(0).to_pylist())
+    return ids
 
 
 @dataclass(frozen=True)
@@ -267,6 +306,7 @@ def questionnaire_overview(
     overrides = {(o.questionnaire_id, o.version): o for o in store.state.read_overrides()}
     stored = set(store.list_questionnaires())
     rows: list[VersionOverview] = []
+    counts: dict[str, dict[str, int]] = {}
     newest_open: dict[str, str] = {}
     effective = []
     for q in registry.list():
@@ -277,9 +317,9 @@ def questionnaire_overview(
     for q, e in effective:
         path = registry.path(q.id, q.version)
         override = overrides.get(q.key)
-        count = 0
-        if q.id in stored and q.version in store.list_versions(q.id):
-            count = store.count(q.id, version=q.version)
+        if q.id not in counts:
+            counts[q.id] = count_by_version(store, q.id) if q.id in stored else {}
+        count = counts[q.id].get(q.version, 0)
         rows.append(
             VersionOverview(
                 questionnaire=e,

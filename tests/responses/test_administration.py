@@ -18,6 +18,7 @@ from responses.administration import (
     browse_audit,
     compact_store,
     compaction_backlog,
+    count_by_version,
     generate_invitations,
     invitation_summary,
     preview_deletion,
@@ -143,6 +144,23 @@ def test_quota_progress_counts_cells_with_the_targets_in_force(store):
     assert quota_progress(store, registry.get("qadm", "1")) is None
 
 
+def test_counts_by_version_follow_compaction_and_duplicates(store):
+    registry = load_registry(store.root)
+    v1, v2 = registry.get("qadm", "1"), registry.get("qadm", "2")
+    first = submit(store, v1)
+    submit(store, v1, {**ANSWERS, "province": "sh"})
+    submit(store, v2)
+    assert count_by_version(store, "qadm") == {"1": 2, "2": 1}
+    copy = first.path.read_bytes()
+    store.compact("qadm")
+    first.path.write_bytes(copy)  # a row present twice (a crash mid-compaction)
+    assert count_by_version(store, "qadm") == {"1": 2, "2": 1}
+    assert count_by_version(store, "qadm") == {
+        v: store.count("qadm", version=v) for v in ("1", "2")
+    }
+    assert count_by_version(store, "cfl") == {}
+
+
 def test_quota_progress_lists_only_useful_cells_when_there_are_many(store, monkeypatch):
     registry = load_registry(store.root)
     v2 = registry.get("qadm", "2")
@@ -150,7 +168,7 @@ def test_quota_progress_lists_only_useful_cells_when_there_are_many(store, monke
     monkeypatch.setattr(administration, "MAX_LISTED_CELLS", 10)
     progress = quota_progress(store, v2, language="en")
     assert progress is not None and progress.truncated
-    assert [c.cell for c in progress.cells] == ["11|1", "44|2"]
+    assert progress.cells == (QuotaCell("11|1", "Beijing / Male", 3, 0),)  # its own target
 
 
 def test_invitations_are_generated_as_csv_and_counted(store):
