@@ -40,7 +40,58 @@ class StaffPage:
 
 
 #: Staff pages, in menu order. ``action`` is checked with :func:`access.can`.
-STAFF_PAGES: tuple[StaffPage, ...] = ()
+STAFF_PAGES: tuple[StaffPage, ...] = (
+    StaffPage(
+        "app_pages/admin_questionnaires.py",
+        "问卷管理",
+        "Questionnaires",
+        ":material/edit_document:",
+        "manage_questionnaires",
+        "管理",
+        "Administration",
+        "admin-questionnaires",
+    ),
+    StaffPage(
+        "app_pages/admin_invitations.py",
+        "邀请码",
+        "Invitations",
+        ":material/key:",
+        "manage_invitations",
+        "管理",
+        "Administration",
+        "admin-invitations",
+    ),
+    StaffPage(
+        "app_pages/admin_compaction.py",
+        "数据压缩",
+        "Compaction",
+        ":material/compress:",
+        "compact_store",
+        "管理",
+        "Administration",
+        "admin-compaction",
+    ),
+    StaffPage(
+        "app_pages/admin_deletion.py",
+        "删除请求",
+        "Deletion requests",
+        ":material/delete:",
+        "delete_responses",
+        "管理",
+        "Administration",
+        "admin-deletion",
+    ),
+    StaffPage(
+        "app_pages/admin_audit.py",
+        "审计日志",
+        "Audit log",
+        ":material/history:",
+        "view_audit_trail",
+        "管理",
+        "Administration",
+        "admin-audit",
+    ),
+)
 
 LARGE_TEXT_CSS = """
 <style>
