@@ -10,7 +10,7 @@ import streamlit as st
 
 import access
 from access.state import AccessState
-from app_pages.admin_common import CHINA_TIME, error, when
+from app_pages.admin_common import CHINA_TIME, error, when, wide_page
 from app_pages.common import require, store, tr
 from responses.administration import AUDIT_PAGE_SIZE, browse_audit
 
@@ -151,6 +151,7 @@ def _signin_trail() -> None:
 
 def main() -> None:
     require("view_audit_trail")
+    wide_page()
     st.title(tr("审计日志", "Audit log"))
     data_tab, signin_tab = st.tabs(
         [tr("数据与问卷操作", "Data and questionnaires"), tr("登录与账号", "Sign-ins and accounts")]

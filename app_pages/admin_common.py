@@ -19,6 +19,11 @@ _MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>~$])")
 _NOTICE = "admin_notice"
 
 
+def wide_page() -> None:
+    """Use the whole window width (the tables of the admin pages have many columns)."""
+    st.set_page_config(layout="wide")
+
+
 def plain(text: object) -> str:
     """Text shown as it is in Streamlit markdown (no emphasis, links, HTML or ``$`` maths)."""
     return _MARKDOWN_SPECIAL.sub(r"\\\1", str(text))

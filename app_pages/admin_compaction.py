@@ -5,7 +5,7 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from app_pages.admin_common import error
+from app_pages.admin_common import error, wide_page
 from app_pages.common import require, store, tr
 from responses.administration import CompactionSummary, compact_store, compaction_backlog
 
@@ -75,6 +75,7 @@ def _result(summary: CompactionSummary) -> None:
 
 def main() -> None:
     session = require("compact_store")
+    wide_page()
     st.title(tr("数据维护：压缩", "Data: compaction"))
     st.caption(
         tr(

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from app_pages.admin_common import error, notify, plain, show_notice, when
+from app_pages.admin_common import error, notify, plain, show_notice, when, wide_page
 from app_pages.common import require, store, tr
 from responses.administration import DeletionPreview, preview_deletion
 
@@ -120,6 +120,7 @@ def _show(preview: DeletionPreview, actor: str) -> None:
 
 def main() -> None:
     session = require("delete_responses")
+    wide_page()
     st.title(tr("删除请求", "Deletion requests"))
     st.caption(
         tr(

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from app_pages.admin_common import error, plain, title_of
+from app_pages.admin_common import error, plain, title_of, wide_page
 from app_pages.common import config, registry, require, store, tr
 from responses.administration import InvitationBatch, generate_invitations, invitation_summary
 
@@ -134,6 +134,7 @@ def _offer(batch: InvitationBatch) -> None:
 
 def main() -> None:
     session = require("manage_invitations")
+    wide_page()
     st.title(tr("邀请码", "Invitations"))
     _generate(session.username)
     st.divider()

@@ -8,7 +8,15 @@ from typing import Literal
 import pandas as pd
 import streamlit as st
 
-from app_pages.admin_common import error, notify, plain, show_notice, status_label, title_of
+from app_pages.admin_common import (
+    error,
+    notify,
+    plain,
+    show_notice,
+    status_label,
+    title_of,
+    wide_page,
+)
 from app_pages.admin_preview import draw_preview
 from app_pages.common import language, registry, require, store, tr
 from questionnaires.model import Question, Questionnaire, Quotas
@@ -94,27 +102,24 @@ def _overview(rows: list[VersionOverview]) -> None:
 # --- upload, preview, publish ------------------------------------------------------------------
 
 
-def _problems_table(check: UploadCheck) -> None:
+def _problems_list(check: UploadCheck) -> None:
     st.error(
-        tr(
-            f"{check.filename} 有 {len(check.problems)} 个问题，请全部改正后再上传：",
-            f"{check.filename} has {len(check.problems)} problem(s); fix them all and upload "
-            "it again:",
+        plain(
+            tr(
+                f"{check.filename} 有 {len(check.problems)} 个问题，请全部改正后再上传：",
+                f"{check.filename} has {len(check.problems)} problem(s); fix them all and "
+                "upload it again:",
+            )
         ),
         icon=":material/error:",
     )
-    st.dataframe(
-        pd.DataFrame(
-            {
-                tr("位置", "Where"): [p.where for p in check.problems],
-                tr("部分", "Part"): [p.part for p in check.problems],
-                tr("问题与改法", "Problem and fix"): [p.message for p in check.problems],
-            }
-        ),
-        hide_index=True,
-        width="stretch",
-        key="qn_upload_problems",
-    )
+    lines = []
+    for p in check.problems:
+        where = ", ".join(x for x in (p.where, p.part) if x)
+        text = plain(p.message)
+        lines.append(f"1. **{plain(where)}**: {text}" if where else f"1. {text}")
+    with st.container(border=True, key="qn_upload_problems"):
+        st.markdown("\n".join(lines))
 
 
 def _upload() -> None:
@@ -139,7 +144,7 @@ def _upload() -> None:
     data = uploaded.getvalue()
     check = check_upload(data, uploaded.name, registry=registry())
     if check.problems:
-        _problems_table(check)
+        _problems_list(check)
         if check.suggested_version:
             st.info(
                 tr(
@@ -443,6 +448,7 @@ def _manage(rows: list[VersionOverview], actor: str) -> None:
 
 def main() -> None:
     session = require("manage_questionnaires")
+    wide_page()
     st.title(tr("问卷管理", "Questionnaires"))
     show_notice()
     try:
