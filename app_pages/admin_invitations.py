@@ -6,7 +6,7 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from app_pages.admin_common import error, plain, title_of, wide_page
+from app_pages.admin_common import error, title_of, wide_page
 from app_pages.common import config, registry, require, store, tr
 from responses.administration import InvitationBatch, generate_invitations, invitation_summary
 
@@ -68,13 +68,13 @@ def _generate(actor: str) -> None:
         )
         submitted = st.form_submit_button(tr("生成", "Generate"), type="primary")
     url = config().public_url
+    example = f"{url}?q=<{tr('问卷', 'questionnaire')}>&token=<{tr('邀请码', 'code')}>"
     st.caption(
-        plain(
-            tr(
-                f"链接形如 {url}?q=<问卷>&token=<邀请码>（设置 public_url）。",
-                f"Links look like {url}?q=<questionnaire>&token=<code> (setting public_url).",
-            )
-        )
+        tr("链接形如 ", "Links look like ")
+        + "`"
+        + example.replace("`", "")
+        + "`"
+        + tr("（设置 public_url）。", " (setting public_url).")
     )
     if submitted:
         try:

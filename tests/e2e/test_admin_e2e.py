@@ -171,15 +171,31 @@ def test_admin_uploads_previews_publishes_and_visits_every_page(
     assert (data_dir / "questionnaires" / "xlpilot-1.yaml").exists()
     admin.shot("published_xlsform")
 
+    # the quotas of the published version, in force from its file
+    page.locator(".st-key-qn_manage_choice").click()
+    page.keyboard.type("pilot 1")
+    page.keyboard.press("Enter")
+    admin.settle()
+    page.get_by_role("tab", name="配额").click()
+    admin.wait_text("当前配额：按 province；默认 3；1 个单元格另设")
+    admin.shot("quotas")
+    page.get_by_role("tab", name="开放与关闭").click()
+    admin.click("qn_toggle_status")
+    admin.wait_text("pilot 1 已关闭")
+    admin.shot("closed")
+
     for title, heading, expected in (
         ("邀请码", "邀请码", "生成邀请码"),
         ("数据压缩", "数据维护：压缩", "还没有任何回答"),
         ("删除请求", "删除请求", "回答编号"),
-        ("审计日志", "审计日志", "共 2 条"),
+        ("审计日志", "审计日志", "共 3 条"),
     ):
         admin.go(title, heading)
         assert expected in admin.main_text(), title
         admin.shot(f"page_{title}")
-    entries = ParquetResponseStore(data_dir).state.read_audit(action="publish_questionnaire")
+    state = ParquetResponseStore(data_dir).state
+    entries = state.read_audit(action="publish_questionnaire")
     assert [e.target for e in entries] == ["pilot 1", "xlpilot 1"]
+    override = state.read_override("pilot", "1")
+    assert override is not None and override.status == "closed"
     context.close()
