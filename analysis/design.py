@@ -94,6 +94,7 @@ class _Structure:
     psu: np.ndarray  # (n,) PSU code, PSUs numbered stratum by stratum
     n_strata: int
     n_psu: int
+    element: bool  # no clusters: every row is its own PSU
     psu_stratum: np.ndarray  # (P,) stratum of each PSU, non-decreasing
     stratum_start: np.ndarray  # (H,) index of each stratum's first PSU
     psu_count: np.ndarray  # (H,) PSUs per stratum
@@ -160,6 +161,9 @@ class Design:
     PSUs in stratum :math:`h` and :math:`f_h = n_h / N_h` its sampling fraction: R's
     ``survey:::svyrecvar`` with ``survey.ultimate.cluster`` (Lumley 2010, *Complex Surveys*,
     ch. 2). The design degrees of freedom are PSUs minus strata (R's ``degf``).
+
+    The design reads its columns once, when it is built: build a new one after changing the
+    data.
     """
 
     data: pd.DataFrame = field(repr=False)
@@ -442,6 +446,7 @@ def _build_structure(design: Design) -> _Structure:
         psu=psu,
         n_strata=n_strata,
         n_psu=n_psu,
+        element=design.cluster is None,
         psu_stratum=psu_stratum,
         stratum_start=stratum_start,
         psu_count=psu_count,

@@ -24,7 +24,12 @@ import pandas as pd
 
 from analysis.design import Design, _combine_codes, column_codes, relabel, required
 from analysis.errors import EstimationError
-from analysis.linearization import grouped_variance, t_quantile
+from analysis.linearization import (
+    calibration_coefficients,
+    combine_strata,
+    grouped_variance,
+    t_quantile,
+)
 from analysis.replication import ReplicateDesign
 from analysis.results import Estimate, Estimates, precision_flags
 
@@ -58,7 +63,6 @@ class _Term:
     statistic: str  # mean, total, ratio, proportion
     columns: tuple[np.ndarray, ...]  # 1 (mean, total) or 2 (ratio: numerator, denominator)
     mask: np.ndarray  # (n,) bool: the row counts
-    shift: float = 0.0  # columns[0] = y - shift (means and totals, for precision)
 
 
 def _data(design: AnyDesign) -> pd.DataFrame:
@@ -178,19 +182,23 @@ class _Linear:
 
 
 def _coefficients(
-    term: _Term, s0: np.ndarray, s1: np.ndarray, s2: np.ndarray | None
+    term: _Term, shift: np.ndarray, s0: np.ndarray, s1: np.ndarray, s2: np.ndarray | None
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """Estimate and the coefficients of (1, a1, a2) in the influence value, per domain."""
+    """Estimate and the coefficients of (1, a1, a2) in the influence value, per domain.
+
+    For means the first column was centred on each domain's mean (``shift``), so ``s1`` is
+    nearly zero and the influence values lose no precision.
+    """
     with np.errstate(invalid="ignore", divide="ignore"):
         if term.statistic in ("mean", "proportion"):
             centred = s1 / s0
-            estimate = centred + term.shift
+            estimate = centred + shift
             c0 = -centred / s0
             c1 = 1.0 / s0
             c2 = np.zeros_like(s0)
         elif term.statistic == "total":
-            estimate = s1 + term.shift * s0
-            c0 = np.full_like(s0, term.shift)
+            estimate = s1 + shift * s0
+            c0 = shift * np.ones_like(s0)
             c1 = np.ones_like(s0)
             c2 = np.zeros_like(s0)
         else:  # ratio
@@ -231,13 +239,28 @@ def _linear(design: AnyDesign, terms: Sequence[_Term], domains: _Domains) -> _Li
     return _linear_taylor(design, terms, domains)
 
 
-def _term_columns(term: _Term, m: np.ndarray) -> list[np.ndarray]:
-    return [np.where(m, col, 0.0) for col in term.columns]
+def _term_columns(
+    term: _Term, m: np.ndarray, dom: np.ndarray, n_dom: int, w: np.ndarray
+) -> tuple[list[np.ndarray], np.ndarray]:
+    """The term's columns, zero where the row does not count; for a mean or total, the
+    variable minus its domain's weighted mean (returned as the shift, one per domain)."""
+    cols = [np.where(m, col, 0.0) for col in term.columns]
+    shift = np.zeros(n_dom)
+    if term.statistic in ("mean", "proportion", "total"):
+        rows = np.flatnonzero(m)
+        wsum = np.bincount(dom[rows], weights=w[rows], minlength=n_dom)
+        ysum = np.bincount(dom[rows], weights=(w * cols[0])[rows], minlength=n_dom)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            shift = np.where(wsum > 0, ysum / wsum, 0.0)
+        cols[0] = np.where(m, cols[0] - shift[np.maximum(dom, 0)], 0.0)
+    return cols, shift
 
 
 def _linear_taylor(design: Design, terms: Sequence[_Term], domains: _Domains) -> _Linear:
     s = design._s
     cal = s.calibration
+    if s.element and (cal is None or not cal.numeric.shape[1]):
+        return _linear_elements(design, terms, domains)
     n_dom = domains.count
     n_terms = len(terms)
     dom = domains.code
@@ -273,7 +296,7 @@ def _linear_taylor(design: Design, terms: Sequence[_Term], domains: _Domains) ->
     for j, term in enumerate(terms):
         m = term.mask & valid_rows
         mf = m.astype(np.float64)
-        cols = _term_columns(term, m)
+        cols, shift = _term_columns(term, m, dom, n_dom, w)
         wm = w * mf
         g0 = gsum(wm)
         g_cols = [gsum(wm * c) for c in cols]
@@ -287,7 +310,7 @@ def _linear_taylor(design: Design, terms: Sequence[_Term], domains: _Domains) ->
             q["12"] = dsum(gsum(wm * cols[0] * cols[1]))
             q["22"] = dsum(gsum(wm * cols[1] * cols[1]))
         d2 = d_cols[1] if len(cols) == 2 else None
-        est, c0, c1, c2 = _coefficients(term, d0, d_cols[0], d2)
+        est, c0, c1, c2 = _coefficients(term, shift, d0, d_cols[0], d2)
         estimate[:, j] = est
         n_out[:, j] = d_n
         vsrs[:, j] = _srs_variance(term, est, d0, d_cols[0], d2, q, d_n)
@@ -358,6 +381,142 @@ def _linear_taylor(design: Design, terms: Sequence[_Term], domains: _Domains) ->
     return _Linear(estimate=estimate, variance=variance, n=n_out, deff=deff)
 
 
+def _linear_elements(design: Design, terms: Sequence[_Term], domains: _Domains) -> _Linear:
+    """Respondents sampled directly (no clusters): every row is a PSU, so no PSU totals are
+    formed. A stratum's sum and sum of squares of the (calibration residuals of the)
+    influence values :math:`w_i (z_i - \\gamma_{c(i)})` come from sums of ``w``, ``w*y``,
+    ``w^2``, ``w^2*y`` and ``w^2*y^2`` by stratum x calibration cell x domain: within such a
+    group the residual is ``w * (alpha + beta * y)``."""
+    s = design._s
+    cal = s.calibration
+    n_cells = 1 if cal is None else cal.n_cells
+    cell = np.zeros(s.n, dtype=np.int64) if cal is None else cal.cell
+    n_dom = domains.count
+    n_terms = len(terms)
+    n_est = n_dom * n_terms
+    n_strata = s.n_strata
+    dom = domains.code
+    key = (s.stratum * n_cells + cell) * (n_dom + 1) + (dom + 1)
+    group, uniq = relabel(key, n_strata * n_cells * (n_dom + 1))
+    n_groups = len(uniq)
+    g_hc = uniq // (n_dom + 1)
+    g_dom = uniq % (n_dom + 1) - 1
+    g_h = g_hc // n_cells
+    g_c = g_hc % n_cells
+    in_domain = g_dom >= 0
+    gd = np.where(in_domain, g_dom, 0)
+    w = s.w
+    w2 = w * w
+    w0 = cal.base if cal is not None and cal.kind == "greg" else None
+
+    def gsum(values: np.ndarray) -> np.ndarray:
+        return np.bincount(group, weights=values, minlength=n_groups)
+
+    def dsum(values: np.ndarray) -> np.ndarray:
+        return np.bincount(g_dom[in_domain], weights=values[in_domain], minlength=n_dom)
+
+    n_vars = max(len(t.columns) for t in terms) + 1  # 1, a1 (, a2)
+    p_sums = np.zeros((n_vars, n_groups, n_terms))  # sum of w * m * v
+    q_sums = np.zeros((n_vars, n_vars, n_groups, n_terms))  # sum of w^2 * m * v * v'
+    w_off = np.zeros((n_groups, n_terms))  # sum of w over rows the term does not use
+    w2_off = np.zeros((n_groups, n_terms))  # sum of w^2 over them
+    coef = np.zeros((n_vars, n_dom, n_terms))
+    b_val = np.zeros((n_groups, n_terms))
+    u_val = np.zeros((n_groups, n_terms))
+    counts = np.zeros((n_groups, n_terms))
+    estimate = np.empty((n_dom, n_terms))
+    n_out = np.empty((n_dom, n_terms))
+    vsrs = np.empty((n_dom, n_terms))
+    valid_rows = dom >= 0
+    for j, term in enumerate(terms):
+        m = term.mask & valid_rows
+        mf = m.astype(np.float64)
+        cols, shift = _term_columns(term, m, dom, n_dom, w)
+        variables = [mf, *cols]
+        for a, v in enumerate(variables):
+            p_sums[a, :, j] = gsum(w * v)
+            for b in range(a, len(variables)):
+                q_sums[a, b, :, j] = gsum(w2 * v * variables[b])
+                q_sums[b, a, :, j] = q_sums[a, b, :, j]
+        w_off[:, j] = gsum(w * (1.0 - mf))
+        w2_off[:, j] = gsum(w2 * (1.0 - mf))
+        count = gsum(mf)
+        counts[:, j] = count
+        d = [dsum(p_sums[a, :, j]) for a in range(len(variables))]
+        d_n = dsum(count)
+        moments = {"11": dsum(gsum(w * variables[1] * variables[1]))}
+        if len(variables) == 3:
+            moments["12"] = dsum(gsum(w * variables[1] * variables[2]))
+            moments["22"] = dsum(gsum(w * variables[2] * variables[2]))
+        d2 = d[2] if len(variables) == 3 else None
+        est, c0, c1, c2 = _coefficients(term, shift, d[0], d[1], d2)
+        estimate[:, j] = est
+        n_out[:, j] = d_n
+        vsrs[:, j] = _srs_variance(term, est, d[0], d[1], d2, moments, d_n)
+        coef[:, :, j] = np.vstack([c0, c1, c2])[:n_vars]
+        own = [coef[a, gd, j] for a in range(len(variables))]
+        if cal is not None and cal.kind == "greg":
+            base = w if w0 is None else w0
+            b_val[:, j] = sum(c * gsum(base * v) for c, v in zip(own, variables, strict=True))
+        elif cal is not None:
+            u_val[:, j] = sum(c * gsum(v) for c, v in zip(own, variables, strict=True))
+    b_val[~in_domain] = 0.0
+    u_val[~in_domain] = 0.0
+    gamma = np.zeros((n_cells, n_est))
+    if cal is not None:
+        keep = np.flatnonzero(in_domain)
+        column = (g_dom[keep] * n_terms)[:, None] + np.arange(n_terms)[None, :]
+        values = b_val if cal.kind == "greg" else u_val
+        flat = (g_c[keep][:, None] * n_est + column).ravel()
+        cell_sums = np.bincount(
+            flat, weights=values[keep].ravel(), minlength=n_cells * n_est
+        ).reshape(n_cells, n_est)
+        if cal.kind == "greg":
+            gamma, _ = calibration_coefficients(design, b_cell=cell_sums)
+        else:
+            gamma, _ = calibration_coefficients(design, u_cell=cell_sums)
+    w_all = gsum(w)
+    w2_all = gsum(w2)
+    starts = np.flatnonzero(np.r_[True, g_h[1:] != g_h[:-1]])
+    s1 = np.zeros((n_strata, n_est))
+    s2 = np.zeros((n_strata, n_est))
+    present = np.zeros((n_strata, n_est), dtype=bool)
+    strata_of = g_h[starts]
+    per_block = max(1, _CHUNK_ELEMENTS // max(1, 4 * n_groups * n_terms))
+    for d_start in range(0, n_dom, per_block):
+        d_stop = min(n_dom, d_start + per_block)
+        ks = slice(d_start * n_terms, d_stop * n_terms)
+        doms = np.repeat(np.arange(d_start, d_stop), n_terms)
+        terms_of = np.tile(np.arange(n_terms), d_stop - d_start)
+        inside = g_dom[:, None] == doms[None, :]  # (G, k)
+        g = gamma[g_c, ks]  # (G, k)
+        c = coef[:, doms, terms_of]  # (vars, k)
+        p = p_sums[:, :, terms_of]  # (vars, G, k)
+        q = q_sums[:, :, :, terms_of]
+        alpha = c[0][None, :] - g
+        t1 = alpha * p[0] - g * w_off[:, terms_of]
+        t2 = alpha * alpha * q[0, 0] + g * g * w2_off[:, terms_of]
+        for a in range(1, n_vars):
+            t1 = t1 + c[a][None, :] * p[a]
+            t2 = t2 + 2 * alpha * c[a][None, :] * q[0, a]
+            for b in range(1, n_vars):
+                t2 = t2 + c[a][None, :] * c[b][None, :] * q[a, b]
+        t1 = np.where(inside, t1, -g * w_all[:, None])
+        t2 = np.where(inside, t2, g * g * w2_all[:, None])
+        s1[strata_of, ks] = np.add.reduceat(t1, starts, axis=0)
+        s2[strata_of, ks] = np.add.reduceat(t2, starts, axis=0)
+        hits = np.where(inside, counts[:, terms_of], 0.0)
+        present[strata_of, ks] = np.add.reduceat(hits, starts, axis=0) > 0
+    size = s.psu_count.astype(np.float64)[:, None]
+    squares = np.maximum(s2 - s1 * s1 / size, 0.0)
+    variance = combine_strata(
+        design, squares, raw=np.maximum(s2, 0.0), present=present if cal is None else None
+    ).reshape(n_dom, n_terms)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        deff = variance / vsrs
+    return _Linear(estimate=estimate, variance=variance, n=n_out, deff=deff)
+
+
 def _linear_replicate(
     design: ReplicateDesign, terms: Sequence[_Term], domains: _Domains
 ) -> _Linear:
@@ -373,16 +532,16 @@ def _linear_replicate(
     for j, term in enumerate(terms):
         m = term.mask & valid_rows
         mf = m.astype(np.float64)
-        cols = _term_columns(term, m)
+        cols, shift = _term_columns(term, m, dom, n_dom, w)
         columns = [mf, *cols]
         full, reps = design.replicate_sums(columns, dom, n_dom)
         d_n = np.bincount(dom[valid_rows], weights=mf[valid_rows], minlength=n_dom)
         d0 = full[:, 0]
         d1 = full[:, 1]
         d2 = full[:, 2] if len(cols) == 2 else None
-        est, *_ = _coefficients(term, d0, d1, d2)
+        est, *_ = _coefficients(term, shift, d0, d1, d2)
         r2 = reps[:, :, 2] if len(cols) == 2 else None
-        rep_est, *_ = _coefficients(term, reps[:, :, 0], reps[:, :, 1], r2)
+        rep_est, *_ = _coefficients(term, shift, reps[:, :, 0], reps[:, :, 1], r2)
         estimate[:, j] = est
         variance[:, j] = design.variance(est, rep_est)
         n_out[:, j] = d_n
@@ -418,7 +577,7 @@ def _assemble(
         for j, term in enumerate(terms):
             est = float(result.estimate[d, j])
             var = float(result.variance[d, j])
-            se = math.sqrt(var) if var >= 0 else math.nan
+            se = math.sqrt(max(var, 0.0)) if not math.isnan(var) else math.nan
             lower, upper = est - t * se, est + t * se
             if ci_method == "logit" and term.statistic == "proportion":
                 lower, upper = _logit_interval(est, se, t)
@@ -484,16 +643,13 @@ def _mean_terms(
     for name in variables:
         values = _numeric_values(_variable(design, name, na_rm=na_rm, numeric=True))
         mask = ~np.isnan(values)
-        # Centre on the plain mean so the sums of squares keep their precision.
-        shift = float(np.nanmean(values)) if mask.any() else 0.0
         terms.append(
             _Term(
                 variable=name,
                 level=None,
                 statistic=statistic,
-                columns=(values - shift,),
+                columns=(values,),
                 mask=mask,
-                shift=shift,
             )
         )
     return terms
@@ -586,7 +742,8 @@ def estimate_total(
     -----
     :math:`\\hat Y_d = \\sum_{i \\in d} w_i y_i` with influence values
     :math:`z_i = 1_{i \\in d} y_i` (R's ``svytotal``). The design effect divides by
-    :math:`\\hat N_d^2 (1 - n/\\hat N_d) s^2 / n`.
+    :math:`\\hat N_d^2 (1 - n/\\hat N_d) s^2 / n`; it is NaN when the weights sum to less than
+    n (R returns a negative number there).
     """
     domains = _common(design, by, alpha, min_n, max_cv)
     terms = _mean_terms(design, _as_list(variables), "total", na_rm)
@@ -791,42 +948,29 @@ def estimate_quantile(
         qhat = np.array([[c.quantile(p, rule) for p in probs] for c in cdfs]).reshape(
             domains.count, len(probs)
         )
+        # Woodruff: the proportion of values at or below each domain's estimate, as a mean.
+        inside = dom >= 0
         terms = []
         for k, p in enumerate(probs):
             threshold = np.full(len(values), np.nan)
-            inside = dom >= 0
             threshold[inside] = qhat[dom[inside], k]
-            indicator = np.where(values <= threshold, 1.0, 0.0)
             terms.append(
                 _Term(
                     variable=name,
                     level=p,
-                    statistic="quantile",
-                    columns=(indicator,),
+                    statistic="proportion",
+                    columns=(np.where(values <= threshold, 1.0, 0.0),),
                     mask=~np.isnan(values),
                 )
             )
-        proportions = _linear(
-            design,
-            [
-                _Term(
-                    variable=tm.variable,
-                    level=tm.level,
-                    statistic="proportion",
-                    columns=tm.columns,
-                    mask=tm.mask,
-                )
-                for tm in terms
-            ],
-            domains,
-        )
+        proportions = _linear(design, terms, domains)
         found = []
         for d, labels in enumerate(domains.labels):
             for k, p in enumerate(probs):
                 est = float(qhat[d, k])
                 phat = float(proportions.estimate[d, k])
                 var = float(proportions.variance[d, k])
-                se_p = math.sqrt(var) if var >= 0 else math.nan
+                se_p = math.sqrt(max(var, 0.0)) if not math.isnan(var) else math.nan
                 lo_p, hi_p = phat - t * se_p, phat + t * se_p
                 lower = math.nan if not lo_p >= 0 else cdfs[d].quantile(lo_p, rule)
                 upper = math.nan if not hi_p <= 1 else cdfs[d].quantile(hi_p, rule)

@@ -58,22 +58,22 @@ def calibration_kind(design: Design) -> str | None:
     return None if cal is None else cal.kind
 
 
-def calibrated_psu_totals(
+def calibration_coefficients(
     design: Design,
-    x_psu: np.ndarray,
     *,
     b_cell: np.ndarray | None = None,
     u_cell: np.ndarray | None = None,
     b_numeric: np.ndarray | None = None,
-) -> np.ndarray:
-    """PSU totals of the calibration residuals of the influence values.
+) -> tuple[np.ndarray, np.ndarray | None]:
+    """The part of the influence values the calibration explains.
+
+    Each row's :math:`z_i` is replaced by :math:`z_i - \\gamma_{c(i)} - x_i^\\top \\beta` with
+    :math:`c(i)` its calibration cell and :math:`x_i` its numeric calibration variables.
 
     Parameters
     ----------
     design
-        The design.
-    x_psu
-        (PSUs, K) sums of :math:`w z` by PSU.
+        A calibrated design.
     b_cell
         (cells, K) sums of :math:`w_0 z` by calibration cell (GREG-type calibration; with no
         base weights, :math:`w z`).
@@ -81,11 +81,13 @@ def calibrated_psu_totals(
         (cells, K) sums of :math:`z` by cell (``rake()``).
     b_numeric
         (L, K) sums of :math:`w_0 x_l z` for the numeric calibration variables.
+
+    Returns
+    -------
+    gamma : (cells, K) array
+    beta : (L, K) array, or None without numeric calibration variables
     """
-    s = design._s
-    cal = s.calibration
-    if cal is None:
-        return x_psu
+    cal = required(design._s.calibration, "calibration")
     if cal.kind == "greg":
         model = required(cal.model, "calibration model matrix")
         q_cat = model.shape[1]
@@ -93,12 +95,7 @@ def calibrated_psu_totals(
         if cal.numeric.shape[1]:
             rhs = np.vstack([rhs, required(b_numeric, "numeric sums")])
         beta = required(cal.inverse, "calibration inverse") @ rhs
-        gamma = model @ beta[:q_cat]
-        totals = x_psu - s.psu_cell_weight @ gamma
-        if cal.numeric.shape[1]:
-            numeric_psu = required(cal.weight_numeric_psu, "numeric PSU sums")
-            totals = totals - numeric_psu @ beta[q_cat:]
-        return np.asarray(totals)
+        return model @ beta[:q_cat], (beta[q_cat:] if cal.numeric.shape[1] else None)
     u = np.array(required(u_cell, "cell sums"), dtype=np.float64, copy=True)
     adjust = np.zeros_like(u)
     count = cal.cell_count
@@ -110,7 +107,33 @@ def calibrated_psu_totals(
             step = means[codes]
             u -= count[:, None] * step
             adjust += step
-    return np.asarray(x_psu - s.psu_cell_weight @ adjust)
+    return adjust, None
+
+
+def calibrated_psu_totals(
+    design: Design,
+    x_psu: np.ndarray,
+    *,
+    b_cell: np.ndarray | None = None,
+    u_cell: np.ndarray | None = None,
+    b_numeric: np.ndarray | None = None,
+) -> np.ndarray:
+    """PSU totals of the calibration residuals of the influence values.
+
+    ``x_psu`` is (PSUs, K), the sums of :math:`w z` by PSU; the other arguments are those of
+    :func:`calibration_coefficients`.
+    """
+    s = design._s
+    cal = s.calibration
+    if cal is None:
+        return x_psu
+    gamma, beta = calibration_coefficients(
+        design, b_cell=b_cell, u_cell=u_cell, b_numeric=b_numeric
+    )
+    totals = x_psu - s.psu_cell_weight @ gamma
+    if beta is not None:
+        totals = totals - required(cal.weight_numeric_psu, "numeric PSU sums") @ beta
+    return np.asarray(totals)
 
 
 def _indicator(codes: np.ndarray) -> sparse.csr_matrix:
@@ -150,6 +173,32 @@ def stratified_variance(
     sums = np.add.reduceat(totals, starts, axis=0)
     deviations = totals - (sums / count[:, None])[s.psu_stratum]
     squares = np.add.reduceat(deviations * deviations, starts, axis=0)
+    raw = None
+    if design.lonely_psu == "adjust" and s.lonely.any():
+        raw = np.add.reduceat(totals * totals, starts, axis=0)
+    return combine_strata(design, squares, raw=raw, present=present)
+
+
+def combine_strata(
+    design: Design,
+    squares: np.ndarray,
+    *,
+    raw: np.ndarray | None = None,
+    present: np.ndarray | None = None,
+) -> np.ndarray:
+    """Sum the strata's contributions, with R's fpc and single-PSU rules.
+
+    Parameters
+    ----------
+    squares
+        (strata, K) sums of squared deviations of the PSU totals from their stratum mean.
+    raw
+        (strata, K) sums of squared PSU totals (needed for ``lonely_psu="adjust"``).
+    present
+        See :func:`stratified_variance`.
+    """
+    s = design._s
+    count = s.psu_count.astype(np.float64)
     f = s.fpc_factor
     scale = np.where(count > 1, f * count / np.maximum(count - 1, 1), f)
     scale = np.where(f < 1e-7, 0.0, scale)
@@ -158,8 +207,7 @@ def stratified_variance(
     mode = design.lonely_psu
     if lonely.any():
         if mode == "adjust":
-            raw = np.add.reduceat(totals * totals, starts, axis=0)
-            contributions[lonely] = scale[lonely, None] * raw[lonely]
+            contributions[lonely] = scale[lonely, None] * required(raw, "raw squares")[lonely]
         elif mode in ("remove", "certainty", "fail"):
             contributions[lonely] = 0.0
     if mode == "average" and lonely.any():
@@ -220,7 +268,11 @@ def influence_variance(
     if z.ndim == 1:
         z = z[:, None]
     x = z * s.w[:, None]
-    totals = _sums_by(s.psu, x, s.n_psu)
+    if s.element:  # every row is a PSU: its total is its own value
+        totals = np.empty_like(x)
+        totals[s.psu] = x
+    else:
+        totals = _sums_by(s.psu, x, s.n_psu)
     cal = s.calibration
     if cal is not None:
         if cal.kind == "greg":

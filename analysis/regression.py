@@ -150,14 +150,19 @@ def _expit(eta: np.ndarray) -> np.ndarray:
 
 def _apply_columns(data: pd.DataFrame, columns: Sequence[_Column]) -> np.ndarray:
     out = np.empty((len(data), len(columns)))
+    coded: dict[str, tuple[np.ndarray, dict[object, int]]] = {}
     for k, col in enumerate(columns):
         if col.source is None:
             out[:, k] = 1.0
         elif col.level is None:
             out[:, k] = data[col.source].to_numpy(dtype=np.float64, na_value=np.nan)
         else:
-            series = data[col.source]
-            out[:, k] = np.where(series.isna(), np.nan, (series == col.level).astype(float))
+            if col.source not in coded:
+                codes, uniques = pd.factorize(data[col.source])
+                coded[col.source] = (codes, {_native(u): i for i, u in enumerate(uniques)})
+            codes, index = coded[col.source]
+            hit = (codes == index[col.level]) if col.level in index else np.zeros(len(data), bool)
+            out[:, k] = np.where(codes < 0, np.nan, hit.astype(np.float64))
     return out
 
 
@@ -358,17 +363,19 @@ def _fit(
             f"Regression: {n_used} complete row(s) for {p} coefficients; need more respondents."
         )
     w = np.asarray(design.weight_values)
-    xu = xm[used]
-    yu = yv[used]
-    _check_rank(xu, w[used], columns)
-    prior = w[used] / w.mean()  # svyglm(rescale=TRUE): weights over their mean
+    every = bool(used.all())
+    xu = xm if every else xm[used]
+    yu = yv if every else yv[used]
+    wu = w if every else w[used]
+    _check_rank(xu, wu, columns)
+    prior = wu / w.mean()  # svyglm(rescale=TRUE): weights over their mean
     fit = _glm_fit(xu, yu, prior, family, tol, max_iter, None)
     beta = fit.coef
     if isinstance(design, ReplicateDesign):
         reps = []
         for wr in design.replicate_weight_columns():
-            wu = wr[used]
-            reps.append(_glm_fit(xu, yu, wu / wu.sum(), family, tol, max_iter, beta).coef)
+            wr_used = wr if every else wr[used]
+            reps.append(_glm_fit(xu, yu, wr_used / wr_used.sum(), family, tol, max_iter, beta).coef)
         vcov = design.covariance(beta, np.vstack(reps))
         residual_df = design.degf + 1 - p
     else:
@@ -376,13 +383,16 @@ def _fit(
         # the inverse information of the last weighted least-squares step.
         a_inv = np.linalg.inv((xu * fit.working_weights[:, None]).T @ xu)
         influence = (xu * (fit.working_residuals * fit.working_weights)[:, None]) @ a_inv
-        z = np.zeros((len(data), p))
-        z[used] = influence / w[used, None]
+        if every:
+            z = influence / w[:, None]
+        else:
+            z = np.zeros((len(data), p))
+            z[used] = influence / w[used, None]
         vcov = influence_variance(design, z, used=used)
         s = design._s
-        psu_used = np.unique(s.psu[used])
-        strata_used = np.unique(s.psu_stratum[psu_used])
-        residual_df = len(psu_used) - len(strata_used) + 1 - p
+        psu_used = np.bincount(s.psu[used], minlength=s.n_psu) > 0
+        strata_used = np.bincount(s.psu_stratum[psu_used], minlength=s.n_strata) > 0
+        residual_df = int(psu_used.sum()) - int(strata_used.sum()) + 1 - p
     return RegressionResult(
         family=family,
         response=y,
@@ -398,12 +408,32 @@ def _fit(
 
 
 def _check_rank(x: np.ndarray, w: np.ndarray, columns: Sequence[_Column]) -> None:
-    scaled = x * np.sqrt(w)[:, None]
-    _, r, piv = linalg.qr(scaled, mode="economic", pivoting=True)
-    diag = np.abs(np.diag(r))
-    rank = int((diag > diag[0] * 1e-10).sum()) if diag.size and diag[0] > 0 else 0
-    if rank < x.shape[1]:
-        dropped = [columns[int(i)].name for i in piv[rank:]]
+    """Refuse columns that are (numerically) combinations of the ones before them: Cholesky of
+    the weighted cross-product in correlation scale; a pivot below 1e-10 is a column whose
+    part not explained by the previous ones has a relative variance under 1e-10."""
+    gram = (x * w[:, None]).T @ x
+    diag = np.diag(gram).copy()
+    dropped = [columns[int(j)].name for j in np.flatnonzero(diag <= 0)]
+    if not dropped:
+        scale = 1.0 / np.sqrt(diag)
+        corr = gram * scale[:, None] * scale[None, :]
+        kept: list[int] = []
+        lower = np.zeros((0, 0))
+        for j in range(len(columns)):
+            column = corr[kept, j]
+            lj = linalg.solve_triangular(lower, column, lower=True) if kept else column
+            resid = corr[j, j] - lj @ lj
+            if resid < 1e-10:
+                dropped.append(columns[j].name)
+                continue
+            k = len(kept)
+            grown = np.zeros((k + 1, k + 1))
+            grown[:k, :k] = lower
+            grown[k, :k] = lj
+            grown[k, k] = np.sqrt(resid)
+            lower = grown
+            kept.append(j)
+    if dropped:
         raise EstimationError(
             f"Regression: the explanatory columns are collinear (or constant) in the rows used; "
             f"{', '.join(dropped)} can be written from the others. Drop one of them."
@@ -439,8 +469,18 @@ def _logit_mu_eta(eta: np.ndarray) -> np.ndarray:
 
 
 def _wls(x: np.ndarray, z: np.ndarray, sw: np.ndarray) -> np.ndarray:
-    beta, *_ = linalg.lstsq(x * sw[:, None], z * sw, lapack_driver="gelsy")
-    return np.asarray(beta)
+    """Weighted least squares (weights ``sw**2``): normal equations solved by Cholesky, then
+    one step of iterative refinement, which brings the accuracy to that of a QR solve for the
+    well-conditioned problems that pass the rank check, at the cost of two passes over X."""
+    w = sw * sw
+    xw = x * w[:, None]
+    try:
+        factor = linalg.cho_factor(xw.T @ x)
+    except linalg.LinAlgError:  # singular in a replicate: minimum-norm least squares
+        beta, *_ = linalg.lstsq(x * sw[:, None], z * sw, lapack_driver="gelsy")
+        return np.asarray(beta)
+    beta = linalg.cho_solve(factor, xw.T @ z)
+    return np.asarray(beta + linalg.cho_solve(factor, xw.T @ (z - x @ beta)))
 
 
 def _glm_fit(

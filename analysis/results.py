@@ -27,6 +27,35 @@ RECORD_KEYS = (
 )
 
 
+class Domain(Mapping[str, object]):
+    """A read-only, hashable mapping of domain column to value (``Estimate.by``)."""
+
+    __slots__ = ("_items",)
+
+    def __init__(self, items: Mapping[str, object] | None = None):
+        self._items = dict(items or {})
+
+    def __getitem__(self, key: str) -> object:
+        return self._items[key]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._items)
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    def __hash__(self) -> int:
+        return hash(tuple(self._items.items()))
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Mapping):
+            return NotImplemented
+        return self._items == dict(other.items())
+
+    def __repr__(self) -> str:
+        return repr(self._items)
+
+
 @dataclass(frozen=True)
 class Estimate:
     """One design-based estimate.
@@ -72,9 +101,13 @@ class Estimate:
     cv: float
     variable: str
     level: object = None
-    by: Mapping[str, object] = field(default_factory=dict)
+    by: Mapping[str, object] = field(default_factory=Domain)
     statistic: str = "mean"
     flags: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.by, Domain):
+            object.__setattr__(self, "by", Domain(self.by))
 
     @property
     def publishable(self) -> bool:

@@ -16,7 +16,7 @@ Reported per tool: seconds (best of ``--repeat``), peak resident memory while es
 its increase over the memory held before, and the largest relative difference of estimates
 and SEs from ours. Usage::
 
-    python bench/bench_estimation.py                  # 100k and 1M rows (a few minutes)
+    python bench/bench_estimation.py                  # 100k and 1M rows (R: ~25 minutes)
     python bench/bench_estimation.py --smoke          # 5,000 rows, seconds
     python bench/bench_estimation.py --rows 200000 --no-r
 
@@ -347,6 +347,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--smoke", action="store_true", help="5,000 rows, one repeat")
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--no-r", action="store_true")
+    parser.add_argument(
+        "--r-max-rows",
+        type=int,
+        default=10**9,
+        help="skip R above this many rows (R needs about 2 minutes per 100,000 rows here)",
+    )
     parser.add_argument("--no-svy", action="store_true")
     parser.add_argument("--worker", choices=["ours", "svy"], help=argparse.SUPPRESS)
     parser.add_argument("--data", type=Path, help=argparse.SUPPRESS)
@@ -367,7 +373,7 @@ def main(argv: list[str] | None = None) -> int:
         results = [run_python_worker("ours", path, repeat)]
         if not args.no_svy:
             results.append(run_python_worker("svy", path, repeat))
-        if not args.no_r and shutil.which("Rscript"):
+        if not args.no_r and n <= args.r_max_rows and shutil.which("Rscript"):
             data.to_csv(path.with_suffix(".csv"), index=False)
             pd.DataFrame(
                 [(m, k, v) for m, levels in targets.items() for k, v in levels.items()],

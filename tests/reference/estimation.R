@@ -295,6 +295,34 @@ put_stat("strat_cal_num_mean", "svymean(~api00, calibrate(dstrat, ~api99, c(6194
 put_by("strat_cal_num_by_mean", "svyby(~api00, ~sch.wide, calibrate(dstrat, ~api99, ...), svymean)",
        svyby(~api00, ~sch.wide, cal_strat, svymean, deff = TRUE), df)
 
+# Respondents sampled directly (no clusters) and calibrated.
+pop_compimp <- as.data.frame(xtabs(~comp.imp, data = apipop))
+scal <- list(
+  ps = postStratify(dstrat, ~sch.wide, pop_schwide),
+  rake = rake(dstrat, list(~sch.wide, ~comp.imp), list(pop_schwide, pop_compimp),
+              control = list(maxit = 200, epsilon = 1e-15)),
+  linear = calibrate(dstrat, ~sch.wide + comp.imp,
+                     c(6194, 5122, pop_compimp$Freq[pop_compimp$comp.imp == "Yes"]))
+)
+for (nm in names(scal)) {
+  d <- scal[[nm]]
+  strat[[paste0("w_", nm)]] <- weights(d)
+  tag <- paste0("scal_", nm)
+  what <- paste0("[dstrat ", nm, "] ")
+  put_stat(paste0(tag, "_mean"), paste0(what, "svymean(~api00+api99, d, deff=TRUE)"),
+           svymean(~api00 + api99, d, deff = TRUE), df)
+  put_stat(paste0(tag, "_total"), paste0(what, "svytotal(~enroll, d, deff=TRUE)"),
+           svytotal(~enroll, d, deff = TRUE), df)
+  put_by(paste0(tag, "_by_mean"), paste0(what, "svyby(~api00, ~stype, d, svymean, deff=TRUE)"),
+         svyby(~api00, ~stype, d, svymean, deff = TRUE), df)
+  put_ratio(paste0(tag, "_ratio"), paste0(what, "svyratio(~api.stu, ~enroll, d, deff=TRUE)"),
+            svyratio(~api.stu, ~enroll, d, deff = TRUE), df)
+  put_quantile(paste0(tag, "_quantile"), paste0(what, "svyquantile(~api00, d, c(0.25, 0.5))"),
+               svyquantile(~api00, d, c(0.25, 0.5)))
+  put_glm(paste0(tag, "_glm"), paste0(what, "svyglm(api00 ~ ell + meals, d)"),
+          svyglm(api00 ~ ell + meals, design = d))
+}
+
 # ---------------------------------------------------------------------------------------------
 # Replicate-weight designs
 
