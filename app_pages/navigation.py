@@ -105,20 +105,25 @@ h3 { font-size: 1.5rem !important; }
 """
 
 
+def _on_language() -> None:
+    choice = "en" if st.session_state.get("lang_switch") == "en" else "zh"
+    st.session_state["lang"] = choice
+    st.query_params["lang"] = choice
+
+
 def _sidebar() -> access.Session | None:
     with st.sidebar:
-        choice = st.radio(
+        # The widget follows the session's language (which a page may also switch) and
+        # switches it through its callback, before anything is drawn.
+        st.session_state["lang_switch"] = language()
+        st.radio(
             "语言 / Language",
             options=["zh", "en"],
             format_func=lambda code: "中文" if code == "zh" else "English",
-            index=0 if language() == "zh" else 1,
             horizontal=True,
             key="lang_switch",
+            on_change=_on_language,
         )
-        if choice != st.session_state.get("lang"):
-            st.session_state["lang"] = choice
-            st.query_params["lang"] = choice
-            st.rerun()
         if st.toggle(tr("大字号", "Large text"), key="large_text"):
             st.markdown(LARGE_TEXT_CSS, unsafe_allow_html=True)
         session = staff_session()
