@@ -198,4 +198,14 @@ def test_admin_uploads_previews_publishes_and_visits_every_page(
     assert [e.target for e in entries] == ["pilot 1", "xlpilot 1"]
     override = state.read_override("pilot", "1")
     assert override is not None and override.status == "closed"
+
+    # a respondent (a new browser session) is no longer offered the closed version
+    respondent = Admin(context.new_page(), artifacts)
+    respondent.count = admin.count
+    respondent.page.goto(server.url)
+    respondent.page.wait_for_selector(".st-key-card_xlpilot", timeout=60_000)
+    respondent.settle()
+    assert respondent.page.locator(".st-key-card_pilot").count() == 0
+    assert "表格问卷" in respondent.main_text() and "试点问卷" not in respondent.main_text()
+    respondent.shot("respondent_landing")
     context.close()
