@@ -25,7 +25,6 @@ from app_pages.flow import (
     Screen,
     SurveyRun,
     estimated_minutes,
-    open_questionnaires,
     question_count,
     screen_index,
     screens,
@@ -33,6 +32,7 @@ from app_pages.flow import (
 from app_pages.questions import clear_widgets, draw_question, md, sync_answers
 from questionnaires.model import Questionnaire
 from responses.errors import InvitationError, QuotaFullError, ResponseError, StoreError
+from responses.overrides import effective_questionnaire, offered_questionnaires
 from responses.state import format_resume_code
 from responses.submission import (
     Progress,
@@ -178,7 +178,9 @@ def _refuse(text: str) -> None:
 def _restore(progress: Progress) -> SurveyRun | None:
     lang = _lang()
     try:
-        questionnaire = registry().get(progress.questionnaire_id, progress.questionnaire_version)
+        questionnaire = effective_questionnaire(
+            registry(), store().state, progress.questionnaire_id, progress.questionnaire_version
+        )
     except KeyError:
         _refuse(
             tr(
@@ -256,7 +258,7 @@ def _open_link(qid: str, token: str | None) -> None:
     lang = _lang()
     reg = registry()
     try:
-        questionnaire = reg.latest(qid)
+        questionnaire = effective_questionnaire(reg, store().state, qid)
     except KeyError:
         if qid in reg.ids():
             _refuse(message("closed", lang))
@@ -353,7 +355,7 @@ def _resume_link(code: str) -> str:
 
 def _on_start(qid: str) -> None:
     try:
-        questionnaire = registry().latest(qid)
+        questionnaire = effective_questionnaire(registry(), store().state, qid)
     except KeyError:
         _notice("error", message("closed", _lang()))
         return
@@ -623,7 +625,7 @@ def _landing() -> None:
         )
     )
     lang = _lang()
-    listed = open_questionnaires(registry())
+    listed = offered_questionnaires(registry(), store().state)
     if not listed:
         st.info(tr("目前没有正在进行的调查。", "There is no survey open at the moment."))
     for q in listed:
