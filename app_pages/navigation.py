@@ -77,6 +77,7 @@ STAFF_PAGES: tuple[StaffPage, ...] = (
         "管理",
         "Administration",
         "admin-questionnaires",
+        "wide",
     ),
     StaffPage(
         "app_pages/admin_invitations.py",
@@ -87,6 +88,7 @@ STAFF_PAGES: tuple[StaffPage, ...] = (
         "管理",
         "Administration",
         "admin-invitations",
+        "wide",
     ),
     StaffPage(
         "app_pages/admin_compaction.py",
@@ -97,6 +99,7 @@ STAFF_PAGES: tuple[StaffPage, ...] = (
         "管理",
         "Administration",
         "admin-compaction",
+        "wide",
     ),
     StaffPage(
         "app_pages/admin_deletion.py",
@@ -107,6 +110,7 @@ STAFF_PAGES: tuple[StaffPage, ...] = (
         "管理",
         "Administration",
         "admin-deletion",
+        "wide",
     ),
     StaffPage(
         "app_pages/admin_audit.py",
@@ -117,6 +121,7 @@ STAFF_PAGES: tuple[StaffPage, ...] = (
         "管理",
         "Administration",
         "admin-audit",
+        "wide",
     ),
 )
 
