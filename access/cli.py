@@ -211,6 +211,8 @@ def _run(args: argparse.Namespace, settings: AccessSettings, stdin: TextIO, out:
     elif command == "audit":
         if args.limit < 1:
             raise CommandError("--limit must be at least 1. Give e.g. --limit 50.")
+        if args.limit > 1_000_000:
+            raise CommandError("--limit must be at most 1,000,000. Give e.g. --limit 50.")
         state = AccessState(settings.state_file, timeout=settings.lock_timeout_seconds)
         for e in state.audit_events(limit=args.limit):
             who = e.username or "-"

@@ -200,6 +200,8 @@ def _purge(store: ParquetResponseStore, args: argparse.Namespace, actor: str, ur
 
 
 def _audit(store: ParquetResponseStore, args: argparse.Namespace, actor: str, url: str) -> int:
+    if not 1 <= args.limit <= 1_000_000:
+        raise ResponseError(f"--limit must be from 1 to 1,000,000; got {args.limit}.")
     for e in store.state.read_audit(action=args.action, limit=args.limit):
         details = ", ".join(f"{k}={v}" for k, v in e.details.items())
         at = e.at.isoformat(timespec="seconds")

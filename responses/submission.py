@@ -65,6 +65,8 @@ from responses.validation import (
 
 __all__ = [
     "DRAFT_FORMAT",
+    "SUBMIT_ATTEMPT_LIMIT",
+    "SUBMIT_ATTEMPT_WINDOW",
     "Paradata",
     "Progress",
     "QuotaStatus",
@@ -80,6 +82,11 @@ __all__ = [
 #: Version of the draft layout written by :func:`save_progress`.
 DRAFT_FORMAT: Final = 1
 _ATTEMPT_WINDOW: Final = dt.timedelta(minutes=15)
+#: Submission attempts allowed per browser session (``attempt_key``) and per invitation token
+#: within :data:`SUBMIT_ATTEMPT_WINDOW`: a respondent submits once, plus a few retries after a
+#: problem; a script hammering the endpoint from one session or with one token is refused.
+SUBMIT_ATTEMPT_LIMIT: Final = 10
+SUBMIT_ATTEMPT_WINDOW: Final = dt.timedelta(minutes=15)
 
 
 def _refuse(rule: str, language: str, **values: object) -> ResponseError:
@@ -471,6 +478,30 @@ def _province(questionnaire: Questionnaire, cleaned: Mapping[str, AnswerValue]) 
     return code if 10 <= code <= 99 else None
 
 
+def _count_submit_attempt(
+    store: ParquetResponseStore,
+    questionnaire: Questionnaire,
+    attempt_key: str | None,
+    token: str | None,
+    language: str,
+    now: dt.datetime | None,
+) -> None:
+    """Count one submission attempt per session key and per invitation token; refuse the
+    :data:`SUBMIT_ATTEMPT_LIMIT` + 1-th within the window."""
+    keys = []
+    if attempt_key is not None:
+        keys.append("submit:" + str(attempt_key))
+    if questionnaire.settings.invitation_only and isinstance(token, str) and token:
+        keys.append("submit-token:" + hash_token(token))
+    for key in keys:
+        if not store.state.allow_attempt(
+            key, limit=SUBMIT_ATTEMPT_LIMIT, window=SUBMIT_ATTEMPT_WINDOW, now=now
+        ):
+            raise _refuse(
+                "too_many_attempts", language, minutes=SUBMIT_ATTEMPT_WINDOW.seconds // 60
+            )
+
+
 def submit_answers(
     store: ParquetResponseStore,
     questionnaire: Questionnaire,
@@ -482,6 +513,7 @@ def submit_answers(
     consent_version: str | None,
     paradata: Paradata,
     token: str | None = None,
+    attempt_key: str | None = None,
     now: dt.datetime | None = None,
 ) -> SubmitReceipt:
     """Check and store a respondent's answers: the one call the app makes to submit.
@@ -508,6 +540,12 @@ def submit_answers(
         Timings, user agent and option order (:class:`Paradata`).
     token
         The invitation token, for an invitation-only questionnaire (ignored otherwise).
+    attempt_key
+        A key of the respondent's browser session (never a raw IP address). Every call counts
+        as an attempt under it, and for an invitation-only questionnaire also under the
+        token; after :data:`SUBMIT_ATTEMPT_LIMIT` attempts within
+        :data:`SUBMIT_ATTEMPT_WINDOW` under either, the call is refused (rule
+        ``too_many_attempts``) before anything else is looked at.
     now
         The submission time (default: now, UTC).
 
@@ -523,7 +561,8 @@ def submit_answers(
         Nothing was written. In the respondent's language: invalid answers (every problem
         listed, see :func:`responses.validation.check_answers`), a closed questionnaire
         (rule ``closed``), consent not given (``consent``), a missing, unknown or used
-        invitation (``token_missing``, ``token_unknown``, ``token_used``).
+        invitation (``token_missing``, ``token_unknown``, ``token_used``), too many attempts
+        from this session or with this token (``too_many_attempts``).
     QuotaFullError
         The respondent's quota cell is full (a :class:`ResponseError`, rule ``quota_full``);
         nothing was written and the invitation, if any, was not used up.
@@ -545,6 +584,7 @@ def submit_answers(
     question named ``province`` is stored in the fixed ``province`` column only.
     """
     lang = language_of(language)
+    _count_submit_attempt(store, questionnaire, attempt_key, token, lang, now)
     check_response_id(response_id)
     if not isinstance(paradata, Paradata):
         raise ResponseError(
