@@ -69,6 +69,7 @@ from responses.state import SQLiteState, StateStore
 
 __all__ = [
     "BackupResult",
+    "BulkPublishResult",
     "CompactionResult",
     "DeleteResult",
     "ParquetResponseStore",
@@ -169,6 +170,19 @@ class CompactionResult:
     conflicts: int
     seconds: float
     quarantined: tuple[QuarantinedFile, ...] = ()
+
+
+@dataclass(frozen=True)
+class BulkPublishResult:
+    """What :meth:`ParquetResponseStore.publish_bulk` wrote."""
+
+    questionnaire_id: str
+    questionnaire_version: str
+    partitions: int
+    files_written: int
+    rows: int
+    seconds: float
+    paths: tuple[Path, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -1277,6 +1291,181 @@ class ParquetResponseStore:
                 },
             )
         return result
+
+    def publish_bulk(self, table: pa.Table, *, actor: str = "system") -> BulkPublishResult:
+        """Publish many already-validated responses at once as compacted files.
+
+        For loading data in bulk (simulated data for demos and benchmarks, a migration from
+        another system): the rows go straight into ``compacted-<hex>.parquet`` files, one per
+        province partition, exactly as :meth:`compact` would have written them, without one
+        small file per response.
+
+        Parameters
+        ----------
+        table
+            One row per response, all of one questionnaire version: the fixed columns
+            (:data:`responses.record.META_COLUMNS`, with their types) followed by the answer
+            columns (``int64``, ``float64`` or ``string``), as
+            :meth:`ResponseRecord.to_table <responses.record.ResponseRecord.to_table>` makes
+            them. The store's ``validator`` is **not** called: check the answers first (e.g.
+            :func:`responses.validation.to_columns` builds valid rows).
+        actor
+            Who loaded the data (recorded in the audit log).
+
+        Returns
+        -------
+        BulkPublishResult
+            Partitions, files written, rows, and the files' paths.
+
+        Raises
+        ------
+        ResponseError
+            The table is not a response table (a fixed column missing or of another type),
+            mixes questionnaires or versions, has a malformed or repeated response id, a bad
+            province code, or a response id that is already stored or was deleted on request.
+            Nothing was written.
+        StoreError
+            A file could not be written (disk full ...); nothing was published.
+
+        Notes
+        -----
+        Under the maintenance lock, every partition's file is written to a temporary name
+        (zstd, row groups of ``row_group_size``) and fsync'ed before the first is renamed to
+        its final name, then the folders are fsync'ed: a failure while writing publishes
+        nothing. Each rename is atomic, so a reader sees a partition's rows all or not at all;
+        only a crash between the renames (microseconds apart) can leave some partitions
+        published, and a second call then refuses the ids already stored, which says so.
+        """
+        start = time.perf_counter()
+        if not isinstance(table, pa.Table):
+            raise ResponseError(
+                f"publish_bulk() takes a pyarrow Table; got {type(table).__name__}."
+            )
+        if not isinstance(actor, str) or not actor.strip():
+            raise ResponseError("publish_bulk: give the actor (who loads the data).")
+        problems: list[str] = []
+        for name, type_ in META_COLUMNS.items():
+            if name not in table.column_names:
+                problems.append(f"fixed column '{name}' is missing")
+            elif table.schema.field(name).type != type_:
+                problems.append(
+                    f"fixed column '{name}' is {table.schema.field(name).type}, not {type_}"
+                )
+        if problems:
+            raise ResponseError(
+                [f"publish_bulk: {p}; build rows like ResponseRecord.to_table()." for p in problems]
+            )
+        if table.num_rows == 0:
+            raise ResponseError("publish_bulk: the table has no rows; there is nothing to publish.")
+        for name in _REQUIRED:
+            if table.column(name).null_count:
+                raise ResponseError(f"publish_bulk: column '{name}' has missing values.")
+        keys = {
+            name: pc.unique(table.column(name)).to_pylist()
+            for name in ("questionnaire_id", "questionnaire_version")
+        }
+        for name, values in keys.items():
+            if len(values) != 1:
+                raise ResponseError(
+                    f"publish_bulk: the table mixes {len(values)} values of '{name}' "
+                    f"({', '.join(map(str, values[:5]))}); publish each questionnaire version "
+                    "separately."
+                )
+        qid = check_questionnaire_id(keys["questionnaire_id"][0])
+        version = check_version(keys["questionnaire_version"][0])
+        ids = table.column("response_id")
+        well_formed = pc.match_substring_regex(ids, r"^[A-Za-z0-9_-]{22}$")
+        if not pc.all(well_formed).as_py():
+            bad = ids.filter(pc.invert(well_formed))[0].as_py()
+            check_response_id(bad)
+        if _may_have_duplicates(ids):
+            counts = pc.value_counts(ids)
+            repeated = counts.filter(pc.greater(counts.field("counts"), 1))[0]["values"]
+            raise ResponseError(
+                f"publish_bulk: response id {repeated.as_py()} appears more than once in the "
+                "table; every response needs its own id."
+            )
+        province = table.column("province")
+        valid = pc.or_kleene(
+            pc.is_null(province),
+            pc.and_(pc.greater_equal(province, 10), pc.less_equal(province, 99)),
+        )
+        if not pc.all(valid).as_py():
+            check_province(int(province.filter(pc.invert(valid))[0].as_py()))
+        with self._lock():
+            quarantined: list[QuarantinedFile] = []
+            found = self._collect(qid, None, quarantined)
+            stored = self._read_files(found, ["response_id"], quarantined).column("response_id")
+            deleted = self._tombstoned_ids()
+            for what, known in (("already stored", stored), ("deleted on request", deleted)):
+                if len(known):
+                    clash = pc.is_in(ids, value_set=pa.chunked_array(known).combine_chunks())
+                    if pc.any(clash).as_py():
+                        first = ids.filter(clash)[0].as_py()
+                        raise ResponseError(
+                            f"publish_bulk: response {first} is {what} "
+                            f"({pc.sum(clash).as_py()} of the table's ids are); nothing was "
+                            "written. Give new response ids."
+                        )
+            codes = pc.fill_null(province, -1)
+            order = pc.sort_indices(codes)
+            ordered = table.take(order)
+            sorted_codes = codes.take(order).to_numpy()
+            bounds = np.flatnonzero(np.diff(sorted_codes)) + 1
+            starts = [0, *bounds.tolist()]
+            ends = [*bounds.tolist(), len(sorted_codes)]
+            pending: list[tuple[Path, Path, Path]] = []
+            try:
+                for lo, hi in zip(starts, ends, strict=True):
+                    code = int(sorted_codes[lo])
+                    partition = self._partition_dir(qid, version, None if code < 0 else code)
+                    _ensure_dir(partition)
+                    temp = partition / f".bulk-{uuid.uuid4().hex}{TEMP_SUFFIX}"
+                    final = partition / f"compacted-{uuid.uuid4().hex}.parquet"
+                    pending.append((partition, temp, final))
+                    _write_durably(
+                        temp,
+                        ordered.slice(lo, hi - lo),
+                        buffered=False,
+                        compression="zstd",
+                        row_group_size=self.row_group_size,
+                    )
+                _step("bulk:written")
+                for _, temp, final in pending:
+                    os.rename(temp, final)
+                for partition in dict.fromkeys(p for p, _, _ in pending):
+                    _fsync_dir(partition)
+            except OSError as exc:
+                for _, temp, _ in pending:
+                    with contextlib.suppress(OSError):
+                        os.unlink(temp)
+                raise StoreError(
+                    f"could not publish the responses: {_os_problem(exc, self.responses_dir)}; "
+                    "nothing was published; try again."
+                ) from exc
+            result = BulkPublishResult(
+                qid,
+                version,
+                len(pending),
+                len(pending),
+                table.num_rows,
+                time.perf_counter() - start,
+                tuple(final for _, _, final in pending),
+            )
+            self.state.append_audit(
+                "bulk_publish",
+                actor=actor,
+                target=qid,
+                details={"version": version, "partitions": result.partitions, "rows": result.rows},
+            )
+        return result
+
+    def _tombstoned_ids(self) -> list[str]:
+        try:
+            with os.scandir(self.root / TOMBSTONE_DIR) as it:
+                return [e.name for e in it if SMALL_RE.fullmatch(e.name + ".parquet")]
+        except FileNotFoundError:
+            return []
 
     def _sweep_temp(self, partition: Path) -> None:
         cutoff = time.time() - self.temp_max_age
