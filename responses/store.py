@@ -334,10 +334,16 @@ def _os_problem(exc: OSError, where: Path) -> str:
 def _folder_argument(value: PathLike, what: str) -> Path:
     """``value`` as an absolute path, refusing what no file system can hold (NUL bytes)."""
     text = os.fspath(value)
+    problem = None
     if not isinstance(text, str) or not text or "\x00" in text:
-        raise StoreError(
-            f"{what} {text!r} is not a usable folder name: give a path without NUL characters."
-        )
+        problem = "it is empty or holds a NUL character"
+    else:
+        try:
+            os.fsencode(text)
+        except UnicodeEncodeError:
+            problem = "it holds a character no file name can hold"
+    if problem:
+        raise StoreError(f"{what} {text!r} is not a usable folder name: {problem}.")
     return Path(text).absolute()
 
 
@@ -1744,9 +1750,14 @@ class ParquetResponseStore:
             Link instead of copy (same file system only; fast, no extra space).
         """
         out = _folder_argument(dest, "backup destination")
-        if out.exists() and (not out.is_dir() or any(out.iterdir())):
-            raise StoreError(f"backup destination {out} is not empty: choose a new folder.")
-        real, root = out.resolve(), self.root.resolve()  # through symbolic links too
+        try:
+            if out.exists() and (not out.is_dir() or any(out.iterdir())):
+                raise StoreError(f"backup destination {out} is not empty: choose a new folder.")
+            real, root = out.resolve(), self.root.resolve()  # through symbolic links too
+        except OSError as exc:
+            raise StoreError(
+                f"backup destination {out} cannot be used: {_os_problem(exc, out)}."
+            ) from None
         if real == root or real.is_relative_to(root):
             raise StoreError(f"backup destination {out} is inside the data folder: choose another.")
         entries: list[dict[str, Any]] = []
@@ -1941,8 +1952,12 @@ class ParquetResponseStore:
             if ".." in Path(e["path"]).parts or not p.is_file():
                 problems.append(f"{e['path']} is missing")
                 continue
-            if p.stat().st_size != e["bytes"] or _sha256_file(p) != e["sha256"]:
-                problems.append(f"{e['path']} does not match its checksum")
+            try:
+                if p.stat().st_size != e["bytes"] or _sha256_file(p) != e["sha256"]:
+                    problems.append(f"{e['path']} does not match its checksum")
+                    continue
+            except OSError as exc:
+                problems.append(f"{e['path']} cannot be read ({exc.strerror})")
                 continue
             try:
                 if pq.read_metadata(p).num_rows != e["rows"]:

@@ -54,8 +54,10 @@ from responses.store import (
     SubmitReceipt,
 )
 from responses.validation import (
+    MAX_SUBMISSION_BYTES,
     AnswerValue,
     _check_value,
+    _payload_bytes,
     check_answers,
     encode_answers,
     language_of,
@@ -65,6 +67,7 @@ from responses.validation import (
 
 __all__ = [
     "DRAFT_FORMAT",
+    "DRAFT_SAVE_LIMIT",
     "SUBMIT_ATTEMPT_LIMIT",
     "SUBMIT_ATTEMPT_WINDOW",
     "Paradata",
@@ -87,6 +90,9 @@ _ATTEMPT_WINDOW: Final = dt.timedelta(minutes=15)
 #: problem; a script hammering the endpoint from one session or with one token is refused.
 SUBMIT_ATTEMPT_LIMIT: Final = 10
 SUBMIT_ATTEMPT_WINDOW: Final = dt.timedelta(minutes=15)
+#: Draft saves allowed per browser session within :data:`SUBMIT_ATTEMPT_WINDOW` (a save per
+#: page of a long questionnaire, several times over, stays well below it).
+DRAFT_SAVE_LIMIT: Final = 60
 
 
 def _refuse(rule: str, language: str, **values: object) -> ResponseError:
@@ -720,6 +726,7 @@ def save_progress(
     started_at: dt.datetime | None = None,
     token: str | None = None,
     resume_code: str | None = None,
+    attempt_key: str | None = None,
     now: dt.datetime | None = None,
 ) -> str:
     """Save unfinished answers; return the resume code to show the respondent.
@@ -747,6 +754,10 @@ def save_progress(
         The code of an earlier save of this response (:attr:`Progress.resume_code`, or the
         return value of the previous call): the same draft is updated and the code stays
         the same. Otherwise a new code is made.
+    attempt_key
+        A key of the respondent's browser session (never a raw IP address): each save counts
+        under it, and after :data:`DRAFT_SAVE_LIMIT` within 15 minutes the call is refused
+        (rule ``too_many_attempts``), so a script cannot fill the disk with drafts.
     now
         The time of saving (default now).
 
@@ -759,7 +770,9 @@ def save_progress(
     Raises
     ------
     ResponseError
-        ``page`` is not a section of the questionnaire, or the draft is too large (1 MB).
+        ``page`` is not a section of the questionnaire; the answers are larger than a
+        submission may be (rule ``size``, :data:`responses.validation.MAX_SUBMISSION_BYTES`);
+        too many saves under ``attempt_key`` (``too_many_attempts``).
     """
     if page is not None and page not in {s.name for s in questionnaire.sections}:
         names = ", ".join(s.name for s in questionnaire.sections)
@@ -770,6 +783,18 @@ def save_progress(
         raise ResponseError(
             f"answers must be a mapping of question name to answer; got {type(answers).__name__}."
         )
+    size = _payload_bytes(answers, MAX_SUBMISSION_BYTES)
+    if size > MAX_SUBMISSION_BYTES:
+        raise _refuse(
+            "size", language, size=-(-size // 1024), limit=MAX_SUBMISSION_BYTES // 1024
+        )
+    if attempt_key is not None and not state.allow_attempt(
+        "draft:" + str(attempt_key),
+        limit=DRAFT_SAVE_LIMIT,
+        window=SUBMIT_ATTEMPT_WINDOW,
+        now=now,
+    ):
+        raise _refuse("too_many_attempts", language, minutes=SUBMIT_ATTEMPT_WINDOW.seconds // 60)
     saved: dict[str, Any] = {}
     for q in questionnaire.questions:
         if not q.is_answerable or q.name not in answers:

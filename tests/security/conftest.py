@@ -62,8 +62,12 @@ sections:
         max_length: 40
 """
 
-SURVEY: Questionnaire = parse_questionnaire(SURVEY_YAML.format(id="secq", invitation_only="false"))
-INVITED: Questionnaire = parse_questionnaire(SURVEY_YAML.format(id="secinv", invitation_only="true"))
+SURVEY: Questionnaire = parse_questionnaire(
+    SURVEY_YAML.format(id="secq", invitation_only="false")
+)
+INVITED: Questionnaire = parse_questionnaire(
+    SURVEY_YAML.format(id="secinv", invitation_only="true")
+)
 
 ANSWERS: dict[str, Any] = {"province": "gd", "age": 41, "savings": 3.5, "comment": "还不错"}
 STARTED = dt.datetime(2026, 5, 1, 8, 0, tzinfo=dt.UTC)

@@ -20,6 +20,7 @@ import importlib
 import io
 import math
 import os
+import shutil
 import warnings
 import zipfile
 from collections.abc import Callable, Iterator
@@ -42,6 +43,13 @@ from tests.security.conftest import SURVEY, SURVEY_YAML, submit
 
 FUZZ = settings(
     max_examples=150,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+#: Fewer examples per command-line subcommand: there are some 30 of them, and each call
+#: opens the store or reads files (about 0.1-0.5 s).
+FUZZ_CLI = settings(
+    max_examples=60,
     deadline=None,
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
@@ -121,10 +129,8 @@ def test_loader_raises_only_questionnaire_error_on_any_text(pieces: list[str]) -
     text = "".join(pieces)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)
-        try:
+        with contextlib.suppress(QuestionnaireError):
             parse_questionnaire(text, source="fuzz.yaml")
-        except QuestionnaireError:
-            pass
 
 
 @FUZZ
@@ -143,10 +149,8 @@ def test_loader_raises_only_questionnaire_error_on_any_file(
     path.write_bytes(data)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)
-        try:
+        with contextlib.suppress(QuestionnaireError):
             load_questionnaire(path)
-        except QuestionnaireError:
-            pass
 
 
 def test_yaml_alias_bomb_and_code_tags_are_refused_quickly() -> None:
@@ -247,6 +251,9 @@ class Cli:
 
     module: str
     statuses: frozenset[int]
+    data: str = "data"
+    """The playground's data folder it works on (the analysis one is a copy: ``demo`` and
+    ``simulate`` add thousands of responses)."""
 
     def main(self) -> Callable[..., int]:
         return importlib.import_module(self.module).main  # type: ignore[no-any-return]
@@ -260,8 +267,10 @@ class Cli:
 CLIS = {
     "responses": Cli("responses.cli", frozenset({0, 1, 2})),
     "access": Cli("access.cli", frozenset({0, 2})),
-    "analysis": Cli("analysis.cli", frozenset({0, 2})),
+    "analysis": Cli("analysis.cli", frozenset({0, 2}), data="analysis-data"),
 }
+#: Examples for subcommands that do much work per call (``demo`` stores 4,200 responses).
+EXAMPLES = {"demo": 8, "simulate": 25}
 
 
 def _subparsers(parser: argparse.ArgumentParser) -> dict[str, argparse.ArgumentParser]:
@@ -318,6 +327,7 @@ def playground(tmp_path_factory: pytest.TempPathFactory) -> Path:
     (base / "junk.parquet").write_bytes(b"PAR1 not really")
     work = base / "work" / "deeper"
     work.mkdir(parents=True)
+    shutil.copytree(data, base / "analysis-data")
     return base
 
 
@@ -355,14 +365,16 @@ def _value(action: argparse.Action, base: Path) -> st.SearchStrategy[str]:
 
 
 @st.composite
-def _argv(draw: st.DrawFn, parser: argparse.ArgumentParser, sub: str, base: Path) -> list[str]:
+def _argv(
+    draw: st.DrawFn, parser: argparse.ArgumentParser, sub: str, base: Path, data: Path
+) -> list[str]:
     subparser = _subparsers(parser)[sub]
     argv = [sub]
     for action in _arguments(subparser):
-        # keep the data folder inside the playground (a random one would still be inside,
-        # but the interesting cases need data)
+        # the data folder with responses (a random one would still be inside the
+        # playground, but the interesting cases need data)
         if "--data-dir" in action.option_strings:
-            argv += ["--data-dir", str(base / "data")]
+            argv += ["--data-dir", str(data)]
             continue
         wanted = action.required or draw(st.booleans())
         if not wanted or draw(st.integers(0, 19)) == 0:  # sometimes drop even a required one
@@ -407,14 +419,17 @@ def test_every_cli_subcommand_answers_bad_arguments_with_one_line(
     for name in list(os.environ):
         if name.startswith("SURVEY_"):
             monkeypatch.delenv(name)
-    monkeypatch.setenv("SURVEY_DATA_DIR", str(playground / "data"))
+    data = playground / cli.data
+    monkeypatch.setenv("SURVEY_DATA_DIR", str(data))
     monkeypatch.setenv("SURVEY_ACCESS_ARGON2_MEMORY_KIB", "1024")  # fast hashing for fuzzing
     monkeypatch.setenv("SURVEY_ACCESS_ARGON2_TIME_COST", "1")
     parser = cli.parser()
+    calls: list[list[str]] = []
 
-    @FUZZ
-    @given(argv=_argv(parser, sub, playground))
+    @settings(FUZZ_CLI, max_examples=EXAMPLES.get(sub, FUZZ_CLI.max_examples))
+    @given(argv=_argv(parser, sub, playground, data))
     def check(argv: list[str]) -> None:
+        calls.append(argv)
         code, err = _run(cli, argv)
         assert code in cli.statuses, (argv, code, err)
         assert "Traceback" not in err, (argv, err)
@@ -423,6 +438,7 @@ def test_every_cli_subcommand_answers_bad_arguments_with_one_line(
             assert len(lines) == 1, (argv, err)
 
     check()
+    assert len(calls) >= EXAMPLES.get(sub, 8)  # the examples really ran
 
 
 def test_the_fuzzer_reaches_every_subcommand() -> None:
@@ -434,8 +450,11 @@ def test_the_fuzzer_reaches_every_subcommand() -> None:
 
 
 def test_numbers_and_infinities_are_refused_by_name() -> None:
-    """Out-of-range numbers name the question and the rule (and never become inf/NaN)."""
-    for value in (math.inf, -math.inf, math.nan, 10**400, "1e309"):
+    """Out-of-range numbers name the question and the rule (and never become inf); NaN is
+    documented as "not answered" and stays out of the cleaned answers."""
+    answers = {"province": "bj", "age": 30, "savings": math.nan}
+    assert "savings" not in check_answers(SURVEY, answers, language="en")
+    for value in (math.inf, -math.inf, 10**400, "1e309", 100_000.01, -0.01):
         answers = {"province": "bj", "age": 30, "savings": value}
         with pytest.raises(ResponseError) as exc:
             check_answers(SURVEY, answers, language="en")
