@@ -238,7 +238,10 @@ def main(
         settings = load_settings()
         _run(args, settings, stdin, out)
     except (CommandError, AccessError) as exc:
-        err.write("error: " + " ".join(str(exc).split("\n")) + "\n")
+        text = " ".join(str(exc).split("\n"))
+        # other control characters (a vertical tab, a terminal escape) are shown escaped
+        text = "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
+        err.write("error: " + text + "\n")
         return 2
     except KeyboardInterrupt:
         err.write("error: interrupted; nothing more was changed.\n")

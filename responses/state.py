@@ -420,16 +420,18 @@ class SQLiteState:
             conn = sqlite3.connect(
                 self.path, timeout=self.busy_timeout, isolation_level=None, check_same_thread=False
             )
+            # sqlite3 opens the file lazily: a read-only or full disk shows up here
+            conn.execute("PRAGMA synchronous=FULL")
+            conn.execute("PRAGMA foreign_keys=ON")
+            # Deleted rows (drafts, contact details) are overwritten with zeros, not left in
+            # free pages of the file; see checkpoint() for the write-ahead log.
+            conn.execute("PRAGMA secure_delete=ON")
         except (OSError, sqlite3.Error) as exc:
             raise StoreError(
-                f"could not open the state database {self.path}: {exc}. Check that the data "
-                "folder exists and is writable."
+                f"could not open the state database {self.path} ({exc}); nothing was changed. "
+                "Check that the data folder exists and is writable (not read-only, not full), "
+                "then try again."
             ) from None
-        conn.execute("PRAGMA synchronous=FULL")
-        conn.execute("PRAGMA foreign_keys=ON")
-        # Deleted rows (drafts, contact details) are overwritten with zeros, not left in free
-        # pages of the file; see checkpoint() for the write-ahead log.
-        conn.execute("PRAGMA secure_delete=ON")
         return conn
 
     @property
@@ -473,7 +475,14 @@ class SQLiteState:
 
     def _initialise(self) -> None:
         conn = self._conn
-        mode = conn.execute("PRAGMA journal_mode=WAL").fetchone()[0]
+        try:
+            mode = conn.execute("PRAGMA journal_mode=WAL").fetchone()[0]
+        except sqlite3.Error as exc:
+            raise StoreError(
+                f"could not open the state database {self.path} ({exc}); nothing was changed. "
+                "Check that the data folder exists and is writable (not read-only, not full), "
+                "then try again."
+            ) from None
         if str(mode).lower() != "wal":
             raise StoreError(f"could not switch {self.path} to WAL mode (got {mode}).")
         with self._write() as c:

@@ -121,9 +121,9 @@ def test_read_only_data_folder_fails_clearly_and_recovers(tmp_path, monkeypatch,
         rid = new_response_id()
         try:
             reader = ParquetResponseStore(tmp_path / "disk" / "data")
-            with pytest.raises(StoreError, match="read-only or not writable") as exc:
+            with pytest.raises(StoreError, match="read-only") as exc:
                 submit(reader, answers=answers(7), response_id=rid)
-            assert str(exc.value).endswith("nothing was changed; try again.")
+            assert "nothing was changed" in str(exc.value) and "try again" in str(exc.value)
             assert sorted(reader.read("secq")["response_id"]) == sorted(stored)  # reads work
             assert snapshot(store.root) == before
         finally:
