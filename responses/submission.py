@@ -90,9 +90,9 @@ _ATTEMPT_WINDOW: Final = dt.timedelta(minutes=15)
 #: problem; a script hammering the endpoint from one session or with one token is refused.
 SUBMIT_ATTEMPT_LIMIT: Final = 10
 SUBMIT_ATTEMPT_WINDOW: Final = dt.timedelta(minutes=15)
-#: Draft saves allowed per browser session within :data:`SUBMIT_ATTEMPT_WINDOW` (a save per
-#: page of a long questionnaire, several times over, stays well below it).
-DRAFT_SAVE_LIMIT: Final = 60
+#: Draft saves allowed per browser session within :data:`SUBMIT_ATTEMPT_WINDOW`: one every
+#: 3 seconds on average, more than a respondent clicking "Next" through one question per page.
+DRAFT_SAVE_LIMIT: Final = 300
 
 
 def _refuse(rule: str, language: str, **values: object) -> ResponseError:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import errno
 import hashlib
 import threading
+import time
 import warnings
 from pathlib import Path
 
@@ -139,20 +140,20 @@ def test_read_only_data_folder_fails_clearly_and_recovers(tmp_path, monkeypatch,
 
 
 def test_readers_never_see_a_half_written_file(tmp_path):
-    """Readers loop over the store while 4 threads submit and compaction runs: no read ever
-    meets a broken file (which the store would quarantine with a warning)."""
+    """Two readers loop over the store while 3 threads submit 150 responses each and
+    compaction runs between: no read ever meets a broken file (which the store would
+    quarantine with a warning) or a response twice."""
     store = ParquetResponseStore(tmp_path / "data")
-    stop = threading.Event()
+    writing = threading.Event()
+    writing.set()
     problems: list[BaseException] = []
     acknowledged: list[str] = []
     reads = [0]
 
     def writer(k: int) -> None:
-        i = k * 100_000
         try:
-            while not stop.is_set():
+            for i in range(k * 1000, k * 1000 + 150):
                 acknowledged.append(submit(store, answers=answers(i)).response_id)
-                i += 1
         except BaseException as exc:  # reported below
             problems.append(exc)
 
@@ -160,11 +161,9 @@ def test_readers_never_see_a_half_written_file(tmp_path):
         try:
             with warnings.catch_warnings():
                 warnings.simplefilter("error")
-                while not stop.is_set():
-                    result = store.read_table("secq", columns=["age"]) if store.count(
-                        "secq"
-                    ) else None
-                    if result is not None:
+                while writing.is_set():
+                    if store.count("secq"):
+                        result = store.read_table("secq", columns=["age"])
                         assert result.quarantined == ()
                         ids = result.table.column("response_id").to_pylist()
                         assert len(ids) == len(set(ids))
@@ -172,20 +171,22 @@ def test_readers_never_see_a_half_written_file(tmp_path):
         except BaseException as exc:  # reported below
             problems.append(exc)
 
-    threads = [threading.Thread(target=writer, args=(k,)) for k in range(4)]
-    threads += [threading.Thread(target=reader) for _ in range(2)]
-    for t in threads:
+    writers = [threading.Thread(target=writer, args=(k,)) for k in range(3)]
+    readers = [threading.Thread(target=reader) for _ in range(2)]
+    for t in writers + readers:
         t.start()
-    try:
-        for _ in range(6):
-            stop.wait(0.5)
-            store.compact("secq")
-    finally:
-        stop.set()
-        for t in threads:
-            t.join()
+    compactions = 0
+    while any(t.is_alive() for t in writers):
+        store.compact("secq")
+        compactions += 1
+        time.sleep(0.2)
+    for t in writers:
+        t.join()
+    writing.clear()
+    for t in readers:
+        t.join()
     assert problems == []
-    assert reads[0] > 5 and len(acknowledged) > 50
+    assert reads[0] > 5 and compactions >= 2 and len(acknowledged) == 450
     for f in (store.root / "responses").rglob("*.parquet"):
         pq.read_table(f)
     assert sorted(store.read("secq")["response_id"]) == sorted(acknowledged)
