@@ -4,4 +4,5 @@
 set -euo pipefail
 cd "$(dirname "$0")"
 source scripts/setup.sh app
+python -m analysis demo --if-empty
 exec python -m streamlit run survey_app.py "$@"

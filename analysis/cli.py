@@ -18,7 +18,11 @@ import sys
 from collections.abc import Sequence
 from typing import NoReturn
 
-COMMAND_MODULES: tuple[str, ...] = ("analysis.cli_survey", "analysis.cli_effect")
+COMMAND_MODULES: tuple[str, ...] = (
+    "analysis.cli_survey",
+    "analysis.cli_effect",
+    "analysis.cli_export",
+)
 
 EXIT_BAD_INPUT = 2
 

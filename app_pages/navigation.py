@@ -41,7 +41,68 @@ class StaffPage:
 
 
 #: Staff pages, in menu order. ``action`` is checked with :func:`access.can`.
-STAFF_PAGES: tuple[StaffPage, ...] = ()
+STAFF_PAGES: tuple[StaffPage, ...] = (
+    StaffPage(
+        "app_pages/researcher_export.py",
+        "数据导出",
+        "Data export",
+        ":material/download:",
+        "export_microdata",
+        "数据",
+        "Data",
+        "export",
+    ),
+    StaffPage(
+        "app_pages/admin_questionnaires.py",
+        "问卷管理",
+        "Questionnaires",
+        ":material/edit_document:",
+        "manage_questionnaires",
+        "管理",
+        "Administration",
+        "admin-questionnaires",
+    ),
+    StaffPage(
+        "app_pages/admin_invitations.py",
+        "邀请码",
+        "Invitations",
+        ":material/key:",
+        "manage_invitations",
+        "管理",
+        "Administration",
+        "admin-invitations",
+    ),
+    StaffPage(
+        "app_pages/admin_compaction.py",
+        "数据压缩",
+        "Compaction",
+        ":material/compress:",
+        "compact_store",
+        "管理",
+        "Administration",
+        "admin-compaction",
+    ),
+    StaffPage(
+        "app_pages/admin_deletion.py",
+        "删除请求",
+        "Deletion requests",
+        ":material/delete:",
+        "delete_responses",
+        "管理",
+        "Administration",
+        "admin-deletion",
+    ),
+    StaffPage(
+        "app_pages/admin_audit.py",
+        "审计日志",
+        "Audit log",
+        ":material/history:",
+        "view_audit_trail",
+        "管理",
+        "Administration",
+        "admin-audit",
+    ),
+)
 
 LARGE_TEXT_CSS = """
 <style>
@@ -55,20 +116,25 @@ h3 { font-size: 1.5rem !important; }
 """
 
 
+def _on_language() -> None:
+    choice = "en" if st.session_state.get("lang_switch") == "en" else "zh"
+    st.session_state["lang"] = choice
+    st.query_params["lang"] = choice
+
+
 def _sidebar() -> access.Session | None:
     with st.sidebar:
-        choice = st.radio(
+        # The widget follows the session's language (which a page may also switch) and
+        # switches it through its callback, before anything is drawn.
+        st.session_state["lang_switch"] = language()
+        st.radio(
             "语言 / Language",
             options=["zh", "en"],
             format_func=lambda code: "中文" if code == "zh" else "English",
-            index=0 if language() == "zh" else 1,
             horizontal=True,
             key="lang_switch",
+            on_change=_on_language,
         )
-        if choice != st.session_state.get("lang"):
-            st.session_state["lang"] = choice
-            st.query_params["lang"] = choice
-            st.rerun()
         if st.toggle(tr("大字号", "Large text"), key="large_text"):
             st.markdown(LARGE_TEXT_CSS, unsafe_allow_html=True)
         session = staff_session()

@@ -23,6 +23,7 @@ from questionnaires.model import (
 )
 from questionnaires.registry import QuestionnaireRegistry, RegistryProblem, load_registry
 from questionnaires.xlsform import read_xlsform, write_xlsform
+from questionnaires.yaml_writer import dump_yaml, write_yaml
 
 __all__ = [
     "DONT_KNOW",
@@ -47,9 +48,11 @@ __all__ = [
     "Section",
     "Settings",
     "Text",
+    "dump_yaml",
     "load_questionnaire",
     "load_registry",
     "parse_questionnaire",
     "read_xlsform",
     "write_xlsform",
+    "write_yaml",
 ]

@@ -34,14 +34,17 @@ __all__ = [
     "RESUME_CODE_ALPHABET",
     "RESUME_CODE_BITS",
     "AuditEntry",
+    "AuditPage",
     "Contact",
     "Draft",
     "PurgeResult",
+    "QuestionnaireOverride",
     "SQLiteState",
     "StateStore",
     "TokenCounts",
     "TokenStatus",
     "format_resume_code",
+    "invitation_link",
     "new_resume_code",
     "normalize_resume_code",
     "write_token_csv",
@@ -64,6 +67,24 @@ _DRAFT_COLUMNS = (
 _DRAFT_QUERIES = {
     "code_hash": _DRAFT_COLUMNS + "code_hash FROM drafts WHERE code_hash = ? AND expires_at > ?",
     "token_hash": _DRAFT_COLUMNS + "token_hash FROM drafts WHERE token_hash = ? AND expires_at > ?",
+}
+
+_AUDIT_COUNT = (
+    "SELECT count(*) FROM audit"
+    " WHERE (:action IS NULL OR action = :action) AND (:actor IS NULL OR actor = :actor)"
+    " AND (:target IS NULL OR target = :target) AND (:since IS NULL OR at >= :since)"
+    " AND (:until IS NULL OR at < :until)"
+)
+_AUDIT_PAGE = (
+    "SELECT seq, entry_id, at, actor, action, target, details FROM audit"
+    " WHERE (:action IS NULL OR action = :action) AND (:actor IS NULL OR actor = :actor)"
+    " AND (:target IS NULL OR target = :target) AND (:since IS NULL OR at >= :since)"
+    " AND (:until IS NULL OR at < :until)"
+    " ORDER BY seq DESC LIMIT :limit OFFSET :offset"
+)
+_AUDIT_VALUES = {
+    "action": "SELECT DISTINCT action FROM audit ORDER BY action",
+    "actor": "SELECT DISTINCT actor FROM audit ORDER BY actor",
 }
 
 SCHEMA_VERSION = 1
@@ -117,6 +138,18 @@ CREATE INDEX IF NOT EXISTS contacts_by_questionnaire ON contacts (questionnaire_
 CREATE INDEX IF NOT EXISTS contacts_by_expiry ON contacts (expires_at);
 CREATE TABLE IF NOT EXISTS attempts (key_hash TEXT NOT NULL, at TEXT NOT NULL);
 CREATE INDEX IF NOT EXISTS attempts_by_key ON attempts (key_hash, at);
+CREATE TABLE IF NOT EXISTS questionnaire_overrides (
+    questionnaire_id TEXT NOT NULL,
+    version TEXT NOT NULL,
+    status TEXT CHECK (status IS NULL OR status IN ('open', 'closed')),
+    quotas TEXT,
+    changed_at TEXT NOT NULL,
+    changed_by TEXT NOT NULL,
+    PRIMARY KEY (questionnaire_id, version)
+);
+CREATE INDEX IF NOT EXISTS audit_by_action ON audit (action, seq);
+CREATE INDEX IF NOT EXISTS audit_by_actor ON audit (actor, seq);
+CREATE INDEX IF NOT EXISTS audit_by_time ON audit (at);
 """
 
 
@@ -184,6 +217,46 @@ class PurgeResult:
     attempts: int
 
 
+@dataclass(frozen=True)
+class AuditPage:
+    """One page of audit entries matching some filters (:meth:`StateStore.search_audit`).
+
+    ``entries`` are newest first; ``total`` counts every entry matching the filters.
+    """
+
+    entries: tuple[AuditEntry, ...]
+    total: int
+    offset: int
+    limit: int
+
+
+@dataclass(frozen=True)
+class QuestionnaireOverride:
+    """Operational settings of one questionnaire version that replace those of its file.
+
+    Set from the administration pages, so that opening, closing and quotas never need the
+    questionnaire file to be edited (see :mod:`responses.overrides`).
+
+    Attributes
+    ----------
+    status
+        ``open`` or ``closed``; ``None``: the file's status applies.
+    quotas_set
+        True when ``quotas`` replaces the file's quotas.
+    quotas
+        When ``quotas_set``: ``{"by": [...], "default": n or None, "cells": {cell: n}}``, or
+        ``None`` for no quotas at all.
+    """
+
+    questionnaire_id: str
+    version: str
+    status: Literal["open", "closed"] | None
+    quotas_set: bool
+    quotas: Mapping[str, Any] | None
+    changed_at: dt.datetime
+    changed_by: str
+
+
 # --- the interface ----------------------------------------------------------------------------
 
 
@@ -237,6 +310,38 @@ class StateStore(Protocol):
     def read_audit(
         self, *, action: str | None = None, limit: int | None = None
     ) -> list[AuditEntry]: ...
+    def search_audit(
+        self,
+        *,
+        action: str | None = None,
+        actor: str | None = None,
+        target: str | None = None,
+        since: dt.datetime | None = None,
+        until: dt.datetime | None = None,
+        offset: int = 0,
+        limit: int = 50,
+    ) -> AuditPage: ...
+    def audit_values(self, column: Literal["action", "actor"]) -> list[str]: ...
+
+    # operational overrides of questionnaires
+    def write_override(
+        self,
+        questionnaire_id: str,
+        version: str,
+        *,
+        status: Literal["open", "closed"] | None,
+        quotas_set: bool,
+        quotas: Mapping[str, Any] | None,
+        actor: str,
+        action: str,
+        details: Mapping[str, Any],
+    ) -> QuestionnaireOverride: ...
+    def read_override(
+        self, questionnaire_id: str, version: str
+    ) -> QuestionnaireOverride | None: ...
+    def read_overrides(
+        self, questionnaire_id: str | None = None
+    ) -> list[QuestionnaireOverride]: ...
 
     # contact details
     def save_contact(
@@ -342,6 +447,12 @@ def _json_object(name: str, value: object, *, limit: int = MAX_DRAFT_BYTES) -> s
     return text
 
 
+def invitation_link(public_url: str, questionnaire_id: str, token: str) -> str:
+    """The link of one invitation: ``<public_url>?q=<questionnaire_id>&token=<token>``."""
+    sep = "&" if "?" in public_url else "?"
+    return f"{public_url}{sep}q={questionnaire_id}&token={token}"
+
+
 def write_token_csv(
     path: str | os.PathLike[str],
     questionnaire_id: str,
@@ -358,7 +469,6 @@ def write_token_csv(
 
     check_questionnaire_id(questionnaire_id)
     out = Path(path)
-    sep = "&" if "?" in public_url else "?"
     try:
         fd = os.open(out, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     except FileExistsError:
@@ -369,7 +479,7 @@ def write_token_csv(
         writer = csv.writer(f)
         writer.writerow(["token", "link"])
         for token in tokens:
-            writer.writerow([token, f"{public_url}{sep}q={questionnaire_id}&token={token}"])
+            writer.writerow([token, invitation_link(public_url, questionnaire_id, token)])
         f.flush()
         os.fsync(f.fileno())
     return out
@@ -862,6 +972,142 @@ class SQLiteState:
             )
             for r in reversed(rows)
         ]
+
+    def search_audit(
+        self,
+        *,
+        action: str | None = None,
+        actor: str | None = None,
+        target: str | None = None,
+        since: dt.datetime | None = None,
+        until: dt.datetime | None = None,
+        offset: int = 0,
+        limit: int = 50,
+    ) -> AuditPage:
+        """Audit entries matching every filter given, newest first, one page at a time.
+
+        Parameters
+        ----------
+        action, actor, target
+            Only entries with exactly this action, actor or target.
+        since, until
+            Only entries made at or after ``since`` and before ``until`` (timezone-aware).
+        offset, limit
+            Skip the newest ``offset`` matching entries and return at most ``limit`` (1-1000).
+        """
+        if isinstance(offset, bool) or not isinstance(offset, int) or offset < 0:
+            raise ResponseError(f"offset must be a whole number, 0 or more; got {offset!r}.")
+        if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= 1000:
+            raise ResponseError(f"limit must be a whole number from 1 to 1000; got {limit!r}.")
+        params = {
+            "action": action,
+            "actor": actor,
+            "target": target,
+            "since": _ts(since) if since is not None else None,
+            "until": _ts(until) if until is not None else None,
+        }
+        conn = self._conn
+        (total,) = conn.execute(_AUDIT_COUNT, params).fetchone()
+        rows = conn.execute(_AUDIT_PAGE, {**params, "limit": limit, "offset": offset}).fetchall()
+        entries = tuple(
+            AuditEntry(
+                r[0], r[1], _parse_ts(r[2]), r[3], r[4], r[5], MappingProxyType(json.loads(r[6]))
+            )
+            for r in rows
+        )
+        return AuditPage(entries, int(total), offset, limit)
+
+    def audit_values(self, column: Literal["action", "actor"]) -> list[str]:
+        """The distinct actions (or actors) found in the audit log, sorted (for filters)."""
+        if column not in ("action", "actor"):
+            raise ResponseError(f"column must be 'action' or 'actor'; got {column!r}.")
+        rows = self._conn.execute(_AUDIT_VALUES[column]).fetchall()
+        return [r[0] for r in rows]
+
+    # -- operational overrides of questionnaires -------------------------------------------
+
+    def write_override(
+        self,
+        questionnaire_id: str,
+        version: str,
+        *,
+        status: Literal["open", "closed"] | None,
+        quotas_set: bool,
+        quotas: Mapping[str, Any] | None,
+        actor: str,
+        action: str,
+        details: Mapping[str, Any],
+    ) -> QuestionnaireOverride:
+        """Replace the override of one questionnaire version and record it in the audit log,
+        in one transaction. With ``status=None`` and ``quotas_set=False`` the override is
+        removed (the file's settings apply again). Check the values first
+        (:mod:`responses.overrides` does)."""
+        check_questionnaire_id(questionnaire_id)
+        check_version(version)
+        if status not in (None, "open", "closed"):
+            raise ResponseError(f"status must be 'open', 'closed' or None; got {status!r}.")
+        quotas_text = _json_object("quotas", quotas) if quotas_set and quotas is not None else None
+        if quotas_set and quotas is None:
+            quotas_text = "null"
+        at = _utcnow()
+        with self._write() as c:
+            if status is None and not quotas_set:
+                c.execute(
+                    "DELETE FROM questionnaire_overrides WHERE questionnaire_id = ? "
+                    "AND version = ?",
+                    (questionnaire_id, version),
+                )
+            else:
+                c.execute(
+                    "INSERT OR REPLACE INTO questionnaire_overrides (questionnaire_id, version, "
+                    "status, quotas, changed_at, changed_by) VALUES (?, ?, ?, ?, ?, ?)",
+                    (questionnaire_id, version, status, quotas_text, _ts(at), actor.strip()),
+                )
+            self._append(c, action, actor, f"{questionnaire_id} {version}", details, at)
+        return QuestionnaireOverride(
+            questionnaire_id,
+            version,
+            status,
+            quotas_set,
+            MappingProxyType(dict(quotas)) if quotas_set and quotas is not None else None,
+            at,
+            actor.strip(),
+        )
+
+    @staticmethod
+    def _override(row: Sequence[Any]) -> QuestionnaireOverride:
+        quotas = json.loads(row[3]) if row[3] is not None else None
+        return QuestionnaireOverride(
+            questionnaire_id=row[0],
+            version=row[1],
+            status=row[2],
+            quotas_set=row[3] is not None,
+            quotas=MappingProxyType(quotas) if isinstance(quotas, dict) else None,
+            changed_at=_parse_ts(row[4]),
+            changed_by=row[5],
+        )
+
+    def read_override(self, questionnaire_id: str, version: str) -> QuestionnaireOverride | None:
+        """The override of one questionnaire version, or ``None`` (the file's settings apply)."""
+        row = self._conn.execute(
+            "SELECT questionnaire_id, version, status, quotas, changed_at, changed_by "
+            "FROM questionnaire_overrides WHERE questionnaire_id = ? AND version = ?",
+            (questionnaire_id, version),
+        ).fetchone()
+        return None if row is None else self._override(row)
+
+    def read_overrides(self, questionnaire_id: str | None = None) -> list[QuestionnaireOverride]:
+        """Every override (of one questionnaire, if given), by questionnaire and version."""
+        sql = (
+            "SELECT questionnaire_id, version, status, quotas, changed_at, changed_by "
+            "FROM questionnaire_overrides"
+        )
+        params: tuple[str, ...] = ()
+        if questionnaire_id is not None:
+            sql += " WHERE questionnaire_id = ?"
+            params = (questionnaire_id,)
+        rows = self._conn.execute(sql + " ORDER BY questionnaire_id, version", params).fetchall()
+        return [self._override(r) for r in rows]
 
     # -- contact details ------------------------------------------------------------------
 

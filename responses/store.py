@@ -1193,7 +1193,17 @@ class ParquetResponseStore:
             wanted = self._columns(schema, columns)
             dataset = ds.dataset([str(f) for f in files], schema=schema, format="parquet")
             seen: set[str] = set()
-            for batch in dataset.to_batches(columns=wanted, batch_size=batch_size):
+            # One thread, one batch ahead: with the default threaded scan, Arrow reads on
+            # ahead of a consumer slower than the disk (scoring, writing an export) and holds
+            # what it read, so memory grew with the rows instead of staying one batch.
+            batches = dataset.to_batches(
+                columns=wanted,
+                batch_size=batch_size,
+                use_threads=False,
+                batch_readahead=1,
+                fragment_readahead=1,
+            )
+            for batch in batches:
                 ids = batch.column("response_id").to_pylist()
                 mask = []
                 for rid in ids:

@@ -37,6 +37,7 @@ from filelock import FileLock
 
 from questionnaires.model import SPECIAL_CODES, Questionnaire
 from responses.errors import InvitationError, Problem, QuotaFullError, ResponseError
+from responses.overrides import with_overrides
 from responses.record import (
     META_COLUMNS,
     ResponseRecord,
@@ -405,7 +406,27 @@ def quota_status(
     -------
     QuotaStatus
         ``cell=None`` (never full) when there are no quotas or the cell is not known yet.
+
+    Notes
+    -----
+    The quotas are those in force: the questionnaire's, or the ones an administrator set
+    for this version (:func:`responses.overrides.with_overrides`, read from ``store.state``).
     """
+    return _quota_status(
+        store,
+        with_overrides(questionnaire, store.state),
+        answers,
+        exclude_response_id=exclude_response_id,
+    )
+
+
+def _quota_status(
+    store: ParquetResponseStore,
+    questionnaire: Questionnaire,
+    answers: Mapping[str, object],
+    *,
+    exclude_response_id: str | None = None,
+) -> QuotaStatus:
     quotas = questionnaire.settings.quotas
     codes = _quota_codes(questionnaire, answers)
     if quotas is None or codes is None:
@@ -580,6 +601,11 @@ def submit_answers(
 
     Notes
     -----
+    The status and quotas in force are the questionnaire's with the override an
+    administrator set for this version applied (:func:`responses.overrides.with_overrides`):
+    a version closed on the administration pages refuses submissions even when the app loaded
+    it while it was open.
+
     Order: answers checked; record built (province from the ``province`` role's code, the
     device class from the user agent, the token only as its SHA-256); then, under the
     questionnaire's quota lock when it has quotas, the quota checked and the record written by
@@ -596,6 +622,7 @@ def submit_answers(
         raise ResponseError(
             f"paradata must be a responses.submission.Paradata; got {type(paradata).__name__}."
         )
+    questionnaire = with_overrides(questionnaire, store.state)
     if questionnaire.status == "closed":
         raise _refuse("closed", lang)
     consent = questionnaire.consent
@@ -633,7 +660,9 @@ def submit_answers(
     )
     with _response_lock(response_id):
         with _quota_lock(store, questionnaire):
-            status = quota_status(store, questionnaire, cleaned, exclude_response_id=response_id)
+            status = _quota_status(
+                store, questionnaire, cleaned, exclude_response_id=response_id
+            )
             if status.full:
                 raise QuotaFullError(
                     Problem(None, "quota_full", message("quota_full", lang), language=lang),

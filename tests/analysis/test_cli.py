@@ -258,7 +258,8 @@ def test_simulate_and_demo(tmp_path: Path):
         (
             ["frobnicate"],
             "error: argument COMMAND: invalid choice: 'frobnicate' (choose from 'score', "
-            "'weight', 'estimate', 'items', 'quality', 'simulate', 'demo', 'effect', 'prepost') "
+            "'weight', 'estimate', 'items', 'quality', 'simulate', 'demo', 'effect', 'prepost', "
+            "'export', 'export-tables') "
             "(see 'python -m analysis --help')",
         ),
     ],
