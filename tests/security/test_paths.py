@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from questionnaires import QuestionnaireError, parse_questionnaire
+from questionnaires.publishing import MAX_UPLOAD_BYTES, check_upload, publish_upload
 from responses.errors import ResponseError, StoreError
 from responses.record import (
     ResponseRecord,
@@ -215,3 +216,32 @@ def test_an_untampered_backup_still_restores(tmp_path, store):
     fresh = ParquetResponseStore(tmp_path / "fresh")
     assert fresh.restore(tmp_path / "backup").rows == 1
     assert fresh.count("secq") == 1
+
+
+# --- uploaded questionnaire files ---------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "filename",
+    ["../../../../tmp/evil.yaml", "/etc/cron.d/evil.yaml", "..\\..\\evil.yaml", "evil\x00.yaml",
+     "ｅｖｉｌ.yaml", "evil.yaml/../../x.yaml", ".hidden.yaml", "~$lock.yaml"],
+)  # fmt: skip
+def test_an_uploaded_file_name_never_becomes_a_path(tmp_path, filename):
+    """The file is stored as ``<data>/questionnaires/<id>-<version>.yaml`` whatever its name."""
+    data = tmp_path / "data"
+    text = SURVEY_YAML.format(id="uploaded", invitation_only="false").encode("utf-8")
+    published = publish_upload(text, filename, data_dir=data)
+    assert published.path == data / "questionnaires" / "uploaded-1.yaml"
+    written = sorted(p for p in tmp_path.rglob("*") if p.is_file() and p.suffix == ".yaml")
+    assert written == [published.path]
+
+
+def test_an_upload_over_the_limit_is_refused_before_it_is_read(tmp_path):
+    big = b"# " + b"x" * MAX_UPLOAD_BYTES + b"\n"
+    check = check_upload(big, "big.yaml")
+    assert not check.ok and "5,000,000" in str(check.problems[0])
+    with pytest.raises(QuestionnaireError, match="5,000,000"):
+        publish_upload(big, "big.yaml", data_dir=tmp_path / "data")
+    assert not (tmp_path / "data" / "questionnaires").exists() or not list(
+        (tmp_path / "data" / "questionnaires").glob("*.yaml")
+    )
