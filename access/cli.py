@@ -211,6 +211,8 @@ def _run(args: argparse.Namespace, settings: AccessSettings, stdin: TextIO, out:
     elif command == "audit":
         if args.limit < 1:
             raise CommandError("--limit must be at least 1. Give e.g. --limit 50.")
+        if args.limit > 1_000_000:
+            raise CommandError("--limit must be at most 1,000,000. Give e.g. --limit 50.")
         state = AccessState(settings.state_file, timeout=settings.lock_timeout_seconds)
         for e in state.audit_events(limit=args.limit):
             who = e.username or "-"
@@ -236,7 +238,10 @@ def main(
         settings = load_settings()
         _run(args, settings, stdin, out)
     except (CommandError, AccessError) as exc:
-        err.write("error: " + " ".join(str(exc).split("\n")) + "\n")
+        text = " ".join(str(exc).split("\n"))
+        # other control characters (a vertical tab, a terminal escape) are shown escaped
+        text = "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
+        err.write("error: " + text + "\n")
         return 2
     except KeyboardInterrupt:
         err.write("error: interrupted; nothing more was changed.\n")

@@ -7,6 +7,7 @@ any route still checks the signed-in role.
 
 from __future__ import annotations
 
+import re
 import secrets
 from typing import Literal
 
@@ -30,6 +31,24 @@ def language() -> Language:
         st.session_state["lang"] = wanted if wanted in LANGUAGES else "zh"
     lang = st.session_state["lang"]
     return "en" if lang == "en" else "zh"
+
+
+_MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>~$:])")
+
+
+#: Where GitHub-flavoured Markdown would turn bare text into a link (``http://``, ``www.``,
+#: an e-mail address): an invisible WORD JOINER (U+2060) is put in, which no escape can do,
+#: because the links are found in the text after escapes are resolved.
+_AUTOLINK = re.compile(r"(?i)(:(?=//)|w(?=ww\.)|@)")
+
+
+def escape_markdown(text: object) -> str:
+    """``text`` shown as it is in Streamlit Markdown (``st.markdown``, ``st.caption``, alerts,
+    widget labels): no emphasis, links (also not bare URLs or e-mail addresses), images, HTML,
+    ``$`` maths or ``:red[...]`` colours. Use it for anything a person typed (a name, a file
+    name, an answer)."""
+    text = _AUTOLINK.sub(lambda m: m.group(1) + "\u2060", str(text))
+    return _MARKDOWN_SPECIAL.sub(r"\\\1", text)
 
 
 def tr(zh: str, en: str) -> str:

@@ -18,6 +18,7 @@ import access
 from app_pages.common import (
     client_key,
     end_staff_session,
+    escape_markdown,
     language,
     staff_session,
     start_staff_session,
@@ -165,7 +166,8 @@ def _sidebar() -> access.Session | None:
         if session is None:
             _sign_in_form()
         else:
-            st.caption(tr("已登录：", "Signed in: ") + f"{session.name or session.username}")
+            name = escape_markdown(session.name or session.username)
+            st.caption(tr("已登录：", "Signed in: ") + name)
             if st.button(tr("退出登录", "Sign out"), key="sign_out"):
                 end_staff_session()
                 st.rerun()

@@ -333,6 +333,7 @@ def _autosave(run: SurveyRun, questionnaire: Questionnaire, section: str | None)
             started_at=run.started_at,
             token=run.token,
             resume_code=run.resume_code,
+            attempt_key=client_key(),
         )
     except (ResponseError, InvitationError) as exc:
         return str(exc)
@@ -532,6 +533,7 @@ def _on_submit() -> None:
             consent_version=run.consent_version,
             paradata=run.paradata(questionnaire, st.session_state.get("user_agent")),
             token=run.token,
+            attempt_key=client_key(),  # rate limit per browser session (and per token)
         )
     except QuotaFullError:
         _close_for_quota(run)

@@ -132,6 +132,15 @@ def read_yaml_document(text: str, problems: Problems) -> Any:
     if not isinstance(text, str):
         problems.error(Location(), "", "the questionnaire must be given as text")
         return None
+    bad = next((i for i, c in enumerate(text) if "\ud800" <= c <= "\udfff"), None)
+    if bad is not None:  # a lone surrogate: no UTF-8 file can hold it, libyaml cannot read it
+        problems.error(
+            Location(line=text.count("\n", 0, bad) + 1),
+            "",
+            f"the text contains an invalid character (U+{ord(text[bad]):04X}, half of a "
+            "surrogate pair); save the file as UTF-8 text",
+        )
+        return None
     try:
         loader = _SafeLoader(text)
     except yaml.reader.ReaderError as exc:

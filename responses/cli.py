@@ -29,6 +29,13 @@ class _Parser(argparse.ArgumentParser):
         self.exit(2, f"{self.prog}: error: {message} (see --help)\n")
 
 
+def _one_line(text: str) -> str:
+    """The message on one line: newlines become spaces, other control characters (which a
+    typed path may hold: a vertical tab, a terminal escape) are shown escaped."""
+    text = text.replace("\n", " ")
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
+
+
 def _actor() -> str:
     try:
         return getpass.getuser()
@@ -115,8 +122,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         ) as store:
             return _COMMANDS[args.command](store, args, actor, config.public_url)
     except (StoreError, ResponseError, InvitationError, ConfigError) as exc:
-        text = str(exc).replace("\n", " ")
-        print(f"{parser.prog}: error: {text}", file=sys.stderr)
+        print(f"{parser.prog}: error: {_one_line(str(exc))}", file=sys.stderr)
         return 1
 
 
@@ -200,6 +206,8 @@ def _purge(store: ParquetResponseStore, args: argparse.Namespace, actor: str, ur
 
 
 def _audit(store: ParquetResponseStore, args: argparse.Namespace, actor: str, url: str) -> int:
+    if not 1 <= args.limit <= 1_000_000:
+        raise ResponseError(f"--limit must be from 1 to 1,000,000; got {args.limit}.")
     for e in store.state.read_audit(action=args.action, limit=args.limit):
         details = ", ".join(f"{k}={v}" for k, v in e.details.items())
         at = e.at.isoformat(timespec="seconds")

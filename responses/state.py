@@ -382,6 +382,7 @@ class StateStore(Protocol):
     def purge_expired(
         self, *, now: dt.datetime | None = None, actor: str = "system"
     ) -> PurgeResult: ...
+    def checkpoint(self) -> bool: ...
     def backup_to(self, path: str | os.PathLike[str]) -> None: ...
     def restore_from(self, path: str | os.PathLike[str]) -> None: ...
     def close(self) -> None: ...
@@ -410,6 +411,19 @@ def _parse_ts(text: str) -> dt.datetime:
 def new_resume_code() -> str:
     """A new resume code: 12 symbols of :data:`RESUME_CODE_ALPHABET` (60 random bits)."""
     return "".join(secrets.choice(RESUME_CODE_ALPHABET) for _ in range(RESUME_CODE_LENGTH))
+
+
+def _new_token() -> str:
+    """An invitation token: 128 random bits, URL-safe base64 (22 characters).
+
+    Drawn again while it starts with ``-``: a spreadsheet opening the tokens CSV reads such a
+    cell as a formula and shows an error instead of the token. That keeps 63 of the 64 first
+    characters, so the token still carries 127.98 bits.
+    """
+    while True:
+        token = secrets.token_urlsafe(16)
+        if not token.startswith("-"):
+            return token
 
 
 def format_resume_code(code: str) -> str:
@@ -531,13 +545,18 @@ class SQLiteState:
             conn = sqlite3.connect(
                 self.path, timeout=self.busy_timeout, isolation_level=None, check_same_thread=False
             )
+            # sqlite3 opens the file lazily: a read-only or full disk shows up here
+            conn.execute("PRAGMA synchronous=FULL")
+            conn.execute("PRAGMA foreign_keys=ON")
+            # Deleted rows (drafts, contact details) are overwritten with zeros, not left in
+            # free pages of the file; see checkpoint() for the write-ahead log.
+            conn.execute("PRAGMA secure_delete=ON")
         except (OSError, sqlite3.Error) as exc:
             raise StoreError(
-                f"could not open the state database {self.path}: {exc}. Check that the data "
-                "folder exists and is writable."
+                f"could not open the state database {self.path} ({exc}); nothing was changed. "
+                "Check that the data folder exists and is writable (not read-only, not full), "
+                "then try again."
             ) from None
-        conn.execute("PRAGMA synchronous=FULL")
-        conn.execute("PRAGMA foreign_keys=ON")
         return conn
 
     @property
@@ -581,7 +600,14 @@ class SQLiteState:
 
     def _initialise(self) -> None:
         conn = self._conn
-        mode = conn.execute("PRAGMA journal_mode=WAL").fetchone()[0]
+        try:
+            mode = conn.execute("PRAGMA journal_mode=WAL").fetchone()[0]
+        except sqlite3.Error as exc:
+            raise StoreError(
+                f"could not open the state database {self.path} ({exc}); nothing was changed. "
+                "Check that the data folder exists and is writable (not read-only, not full), "
+                "then try again."
+            ) from None
         if str(mode).lower() != "wal":
             raise StoreError(f"could not switch {self.path} to WAL mode (got {mode}).")
         with self._write() as c:
@@ -619,7 +645,7 @@ class SQLiteState:
         check_questionnaire_id(questionnaire_id)
         if isinstance(n, bool) or not isinstance(n, int) or not 1 <= n <= 1_000_000:
             raise ResponseError(f"n must be a whole number from 1 to 1,000,000; got {n!r}.")
-        tokens = [secrets.token_urlsafe(16) for _ in range(n)]
+        tokens = [_new_token() for _ in range(n)]
         batch = uuid.uuid4().hex
         now = _ts(_utcnow())
         with self._write() as c:
@@ -1239,7 +1265,24 @@ class SQLiteState:
             ).rowcount
             if drafts or contacts:
                 self._append(c, "purge", actor, "", {"drafts": drafts, "contacts": contacts}, at)
+        if drafts or contacts:
+            self.checkpoint()
         return PurgeResult(drafts, contacts, attempts)
+
+    def checkpoint(self) -> bool:
+        """Copy the write-ahead log into the database and truncate it.
+
+        Called after personal data was deleted (a deletion on request, a purge): with
+        ``secure_delete`` the deleted rows are zeroed in the database file, and truncating the
+        log removes the older copies of those pages it still held. Returns ``False`` when a
+        reader in another connection kept part of the log (it is truncated at a later
+        checkpoint; SQLite also checkpoints by itself every 1000 pages).
+        """
+        try:
+            busy, _, _ = self._conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
+        except sqlite3.Error:
+            return False
+        return not busy
 
     def backup_to(self, path: str | os.PathLike[str]) -> None:
         """Copy the database to ``path`` with SQLite's online backup (writers may go on)."""

@@ -56,6 +56,7 @@ from responses.errors import ConflictError, ResponseError, StoreError, StoreWarn
 from responses.record import (
     META_COLUMNS,
     QUESTIONNAIRE_ID_RE,
+    RESPONSE_ID_RE,
     VERSION_RE,
     ResponseRecord,
     check_province,
@@ -99,6 +100,15 @@ COMPACTED_RE = re.compile(r"compacted-[0-9a-f]{32}\.parquet")
 PARTITION_RE = re.compile(r"province=([0-9]{2}|none)")
 TEMP_SUFFIX = ".tmp"
 _SMALL_CHUNK = 512
+#: Where a backup's manifest may point: published files of the layout, nothing else.
+_BACKUP_FILE_RE = re.compile(
+    rf"{RESPONSES_DIR}/{QUESTIONNAIRE_ID_RE.pattern}/{VERSION_RE.pattern}/"
+    rf"{PARTITION_RE.pattern}/(?:{SMALL_RE.pattern}|{COMPACTED_RE.pattern})"
+)
+_SHA256_RE = re.compile(r"[0-9a-f]{64}")
+#: Folders under the data folder that may hold copies of responses besides responses/:
+#: the data a restore replaced, and the staging folder of a restore that was interrupted.
+_RESPONSE_COPIES = ("pre-restore-*", ".restore-*")
 
 _SMALL_FILE_OPTIONS: dict[str, Any] = {
     "compression": "none",
@@ -319,6 +329,22 @@ def _os_problem(exc: OSError, where: Path) -> str:
     if exc.errno in (errno.EROFS, errno.EACCES, errno.EPERM):
         return f"the data folder {where} is read-only or not writable ({exc.strerror})"
     return f"{exc.strerror or exc} ({where})"
+
+
+def _folder_argument(value: PathLike, what: str) -> Path:
+    """``value`` as an absolute path, refusing what no file system can hold (NUL bytes)."""
+    text = os.fspath(value)
+    problem = None
+    if not isinstance(text, str) or not text or "\x00" in text:
+        problem = "it is empty or holds a NUL character"
+    else:
+        try:
+            os.fsencode(text)
+        except UnicodeEncodeError:
+            problem = "it holds a character no file name can hold"
+    if problem:
+        raise StoreError(f"{what} {text!r} is not a usable folder name: {problem}.")
+    return Path(text).absolute()
 
 
 def _sha256_file(path: Path) -> str:
@@ -565,7 +591,7 @@ class ParquetResponseStore:
         contact_retention_days: float = float(_DEFAULT["contact_retention_days"]),
         busy_timeout: float = float(_DEFAULT["state_busy_timeout_seconds"]),
     ):
-        self.root = Path(root).absolute()
+        self.root = _folder_argument(root, "data folder")
         self.validator = validator
         self.row_group_size = row_group_size
         self.target_rows = target_rows
@@ -1612,24 +1638,40 @@ class ParquetResponseStore:
                     "contacts_removed": contacts,
                 },
             )
+            checkpoint = getattr(self.state, "checkpoint", None)
+            if checkpoint is not None:
+                checkpoint()  # no copy of the removed rows left in the state's log
         return result
 
+    def _all_partitions(self) -> list[Path]:
+        """Partition folders of responses/ and of the copies a restore left in the data
+        folder (``pre-restore-*/responses``, an interrupted restore's ``.restore-*``)."""
+        bases = [self.responses_dir]
+        for pattern in _RESPONSE_COPIES:
+            bases.extend(sorted(p / RESPONSES_DIR for p in self.root.glob(pattern)))
+        out: list[Path] = []
+        for base in bases:
+            for qdir in self._subdirs(base, QUESTIONNAIRE_ID_RE):
+                for vdir in self._subdirs(qdir, VERSION_RE):
+                    out.extend(self._subdirs(vdir, PARTITION_RE))
+        return out
+
     def _remove_everywhere(self, response_ids: set[str]) -> tuple[int, int]:
-        """Remove these responses from every file (small, compacted, quarantined); return
-        the numbers of files removed and rewritten. Call under the maintenance lock."""
+        """Remove these responses from every file (small, compacted, quarantined, and the
+        copies kept by a restore); return the numbers of files removed and rewritten. Call
+        under the maintenance lock."""
         removed = rewritten = 0
-        for qid in self.list_questionnaires():
-            for partition in self._partitions(qid, None):
-                found = self._files_in(partition)
-                for small in found.small:
-                    if small.stem in response_ids:
-                        os.unlink(small)
-                        removed += 1
-                for path in found.compacted:
-                    outcome = self._remove_rows(path, response_ids)
-                    removed += outcome == "removed"
-                    rewritten += outcome == "rewritten"
-                _fsync_dir(partition)
+        for partition in self._all_partitions():
+            found = self._files_in(partition)
+            for small in found.small:
+                if small.stem in response_ids:
+                    os.unlink(small)
+                    removed += 1
+            for path in found.compacted:
+                outcome = self._remove_rows(path, response_ids)
+                removed += outcome == "removed"
+                rewritten += outcome == "rewritten"
+            _fsync_dir(partition)
         qdir = self.root / QUARANTINE_DIR
         if qdir.is_dir():
             for p in qdir.iterdir():
@@ -1717,10 +1759,16 @@ class ParquetResponseStore:
         hardlink
             Link instead of copy (same file system only; fast, no extra space).
         """
-        out = Path(dest).absolute()
-        if out.exists() and (not out.is_dir() or any(out.iterdir())):
-            raise StoreError(f"backup destination {out} is not empty: choose a new folder.")
-        if out == self.root or out.is_relative_to(self.root):
+        out = _folder_argument(dest, "backup destination")
+        try:
+            if out.exists() and (not out.is_dir() or any(out.iterdir())):
+                raise StoreError(f"backup destination {out} is not empty: choose a new folder.")
+            real, root = out.resolve(), self.root.resolve()  # through symbolic links too
+        except OSError as exc:
+            raise StoreError(
+                f"backup destination {out} cannot be used: {_os_problem(exc, out)}."
+            ) from None
+        if real == root or real.is_relative_to(root):
             raise StoreError(f"backup destination {out} is inside the data folder: choose another.")
         entries: list[dict[str, Any]] = []
         skipped: list[Path] = []
@@ -1809,7 +1857,7 @@ class ParquetResponseStore:
         Stop the app while restoring: a submission made during the swap lands in the
         replaced data.
         """
-        source = Path(src).absolute()
+        source = _folder_argument(src, "backup folder")
         manifest = self._check_backup(source)
         checksum = manifest["checksum"]
         stamp = _utcstamp()
@@ -1898,8 +1946,14 @@ class ParquetResponseStore:
                 f"{source} is not a complete backup: it has no {MANIFEST} (a backup writes it "
                 "last). Nothing was changed."
             ) from None
-        except (OSError, json.JSONDecodeError) as exc:
+        except (OSError, json.JSONDecodeError, UnicodeDecodeError) as exc:
             raise StoreError(f"{path} cannot be read ({exc}); nothing was changed.") from None
+        layout = _manifest_layout_problems(manifest)
+        if layout:
+            raise StoreError(
+                f"{path} is not a manifest written by backup(); nothing was changed:\n- "
+                + "\n- ".join(layout[:10])
+            )
         problems: list[str] = []
         if _manifest_checksum(manifest.get("files", [])) != manifest.get("checksum"):
             problems.append("the manifest's checksum does not match its list of files")
@@ -1908,8 +1962,12 @@ class ParquetResponseStore:
             if ".." in Path(e["path"]).parts or not p.is_file():
                 problems.append(f"{e['path']} is missing")
                 continue
-            if p.stat().st_size != e["bytes"] or _sha256_file(p) != e["sha256"]:
-                problems.append(f"{e['path']} does not match its checksum")
+            try:
+                if p.stat().st_size != e["bytes"] or _sha256_file(p) != e["sha256"]:
+                    problems.append(f"{e['path']} does not match its checksum")
+                    continue
+            except OSError as exc:
+                problems.append(f"{e['path']} cannot be read ({exc.strerror})")
                 continue
             try:
                 if pq.read_metadata(p).num_rows != e["rows"]:
@@ -1929,6 +1987,49 @@ class ParquetResponseStore:
                 f"the backup {source} is damaged; nothing was changed:\n- " + "\n- ".join(problems)
             )
         return manifest
+
+
+def _manifest_layout_problems(manifest: object) -> list[str]:
+    """What makes a manifest unusable before any file is looked at: wrong types, and paths
+    outside the store's layout (absolute, ``..``, NUL, another folder), which a restore would
+    otherwise read from or write to."""
+    if not isinstance(manifest, dict):
+        return ["it is not a JSON object"]
+    problems: list[str] = []
+    files = manifest.get("files")
+    if not isinstance(files, list):
+        return ["'files' is not a list"]
+    for e in files:
+        if not isinstance(e, dict):
+            problems.append(f"file entry {e!r} is not an object")
+            continue
+        path = e.get("path")
+        if not isinstance(path, str) or not _BACKUP_FILE_RE.fullmatch(path):
+            problems.append(
+                f"file path {path!r} is not a response file of the store's layout "
+                "(responses/<questionnaire>/<version>/province=<code>/<file>.parquet)"
+            )
+        for key in ("bytes", "rows"):
+            value = e.get(key)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+                problems.append(f"{key} of {path!r} is not a whole number")
+        if not isinstance(e.get("sha256"), str) or not _SHA256_RE.fullmatch(e["sha256"]):
+            problems.append(f"sha256 of {path!r} is not 64 hex digits")
+    tombstones = manifest.get("tombstones", [])
+    if not isinstance(tombstones, list):
+        problems.append("'tombstones' is not a list")
+    else:
+        problems.extend(
+            f"tombstone {t!r} is not a response id"
+            for t in tombstones
+            if not isinstance(t, str) or not RESPONSE_ID_RE.fullmatch(t)
+        )
+    state = manifest.get("state")
+    if not isinstance(state, dict) or state.get("path") != STATE_FILE:
+        problems.append(f"'state' must name {STATE_FILE}")
+    if isinstance(manifest.get("rows"), bool) or not isinstance(manifest.get("rows"), int):
+        problems.append("'rows' is not a whole number")
+    return problems
 
 
 def _manifest_checksum(entries: Sequence[dict[str, Any]]) -> str:

@@ -55,8 +55,10 @@ from responses.store import (
     SubmitReceipt,
 )
 from responses.validation import (
+    MAX_SUBMISSION_BYTES,
     AnswerValue,
     _check_value,
+    _payload_bytes,
     check_answers,
     encode_answers,
     language_of,
@@ -66,6 +68,9 @@ from responses.validation import (
 
 __all__ = [
     "DRAFT_FORMAT",
+    "DRAFT_SAVE_LIMIT",
+    "SUBMIT_ATTEMPT_LIMIT",
+    "SUBMIT_ATTEMPT_WINDOW",
     "Paradata",
     "Progress",
     "QuotaStatus",
@@ -81,6 +86,14 @@ __all__ = [
 #: Version of the draft layout written by :func:`save_progress`.
 DRAFT_FORMAT: Final = 1
 _ATTEMPT_WINDOW: Final = dt.timedelta(minutes=15)
+#: Submission attempts allowed per browser session (``attempt_key``) and per invitation token
+#: within :data:`SUBMIT_ATTEMPT_WINDOW`: a respondent submits once, plus a few retries after a
+#: problem; a script hammering the endpoint from one session or with one token is refused.
+SUBMIT_ATTEMPT_LIMIT: Final = 10
+SUBMIT_ATTEMPT_WINDOW: Final = dt.timedelta(minutes=15)
+#: Draft saves allowed per browser session within :data:`SUBMIT_ATTEMPT_WINDOW`: one every
+#: 3 seconds on average, more than a respondent clicking "Next" through one question per page.
+DRAFT_SAVE_LIMIT: Final = 300
 
 
 def _refuse(rule: str, language: str, **values: object) -> ResponseError:
@@ -492,6 +505,30 @@ def _province(questionnaire: Questionnaire, cleaned: Mapping[str, AnswerValue]) 
     return code if 10 <= code <= 99 else None
 
 
+def _count_submit_attempt(
+    store: ParquetResponseStore,
+    questionnaire: Questionnaire,
+    attempt_key: str | None,
+    token: str | None,
+    language: str,
+    now: dt.datetime | None,
+) -> None:
+    """Count one submission attempt per session key and per invitation token; refuse the
+    :data:`SUBMIT_ATTEMPT_LIMIT` + 1-th within the window."""
+    keys = []
+    if attempt_key is not None:
+        keys.append("submit:" + str(attempt_key))
+    if questionnaire.settings.invitation_only and isinstance(token, str) and token:
+        keys.append("submit-token:" + hash_token(token))
+    for key in keys:
+        if not store.state.allow_attempt(
+            key, limit=SUBMIT_ATTEMPT_LIMIT, window=SUBMIT_ATTEMPT_WINDOW, now=now
+        ):
+            raise _refuse(
+                "too_many_attempts", language, minutes=SUBMIT_ATTEMPT_WINDOW.seconds // 60
+            )
+
+
 def submit_answers(
     store: ParquetResponseStore,
     questionnaire: Questionnaire,
@@ -503,6 +540,7 @@ def submit_answers(
     consent_version: str | None,
     paradata: Paradata,
     token: str | None = None,
+    attempt_key: str | None = None,
     now: dt.datetime | None = None,
 ) -> SubmitReceipt:
     """Check and store a respondent's answers: the one call the app makes to submit.
@@ -529,6 +567,12 @@ def submit_answers(
         Timings, user agent and option order (:class:`Paradata`).
     token
         The invitation token, for an invitation-only questionnaire (ignored otherwise).
+    attempt_key
+        A key of the respondent's browser session (never a raw IP address). Every call counts
+        as an attempt under it, and for an invitation-only questionnaire also under the
+        token; after :data:`SUBMIT_ATTEMPT_LIMIT` attempts within
+        :data:`SUBMIT_ATTEMPT_WINDOW` under either, the call is refused (rule
+        ``too_many_attempts``) before anything else is looked at.
     now
         The submission time (default: now, UTC).
 
@@ -544,7 +588,8 @@ def submit_answers(
         Nothing was written. In the respondent's language: invalid answers (every problem
         listed, see :func:`responses.validation.check_answers`), a closed questionnaire
         (rule ``closed``), consent not given (``consent``), a missing, unknown or used
-        invitation (``token_missing``, ``token_unknown``, ``token_used``).
+        invitation (``token_missing``, ``token_unknown``, ``token_used``), too many attempts
+        from this session or with this token (``too_many_attempts``).
     QuotaFullError
         The respondent's quota cell is full (a :class:`ResponseError`, rule ``quota_full``);
         nothing was written and the invitation, if any, was not used up.
@@ -571,6 +616,7 @@ def submit_answers(
     question named ``province`` is stored in the fixed ``province`` column only.
     """
     lang = language_of(language)
+    _count_submit_attempt(store, questionnaire, attempt_key, token, lang, now)
     check_response_id(response_id)
     if not isinstance(paradata, Paradata):
         raise ResponseError(
@@ -709,6 +755,7 @@ def save_progress(
     started_at: dt.datetime | None = None,
     token: str | None = None,
     resume_code: str | None = None,
+    attempt_key: str | None = None,
     now: dt.datetime | None = None,
 ) -> str:
     """Save unfinished answers; return the resume code to show the respondent.
@@ -736,6 +783,10 @@ def save_progress(
         The code of an earlier save of this response (:attr:`Progress.resume_code`, or the
         return value of the previous call): the same draft is updated and the code stays
         the same. Otherwise a new code is made.
+    attempt_key
+        A key of the respondent's browser session (never a raw IP address): each save counts
+        under it, and after :data:`DRAFT_SAVE_LIMIT` within 15 minutes the call is refused
+        (rule ``too_many_attempts``), so a script cannot fill the disk with drafts.
     now
         The time of saving (default now).
 
@@ -748,7 +799,9 @@ def save_progress(
     Raises
     ------
     ResponseError
-        ``page`` is not a section of the questionnaire, or the draft is too large (1 MB).
+        ``page`` is not a section of the questionnaire; the answers are larger than a
+        submission may be (rule ``size``, :data:`responses.validation.MAX_SUBMISSION_BYTES`);
+        too many saves under ``attempt_key`` (``too_many_attempts``).
     """
     if page is not None and page not in {s.name for s in questionnaire.sections}:
         names = ", ".join(s.name for s in questionnaire.sections)
@@ -759,6 +812,18 @@ def save_progress(
         raise ResponseError(
             f"answers must be a mapping of question name to answer; got {type(answers).__name__}."
         )
+    size = _payload_bytes(answers, MAX_SUBMISSION_BYTES)
+    if size > MAX_SUBMISSION_BYTES:
+        raise _refuse(
+            "size", language, size=-(-size // 1024), limit=MAX_SUBMISSION_BYTES // 1024
+        )
+    if attempt_key is not None and not state.allow_attempt(
+        "draft:" + str(attempt_key),
+        limit=DRAFT_SAVE_LIMIT,
+        window=SUBMIT_ATTEMPT_WINDOW,
+        now=now,
+    ):
+        raise _refuse("too_many_attempts", language, minutes=SUBMIT_ATTEMPT_WINDOW.seconds // 60)
     saved: dict[str, Any] = {}
     for q in questionnaire.questions:
         if not q.is_answerable or q.name not in answers:
