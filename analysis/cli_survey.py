@@ -707,11 +707,17 @@ def _simulate(args: argparse.Namespace) -> str:
     from analysis.simulation import SimulationSpec, simulate
 
     registry = _registry(argparse.Namespace(store=args.out))
-    questionnaire = (
-        registry.get(args.questionnaire, args.version) if args.version
-        else registry.latest(args.questionnaire)
-    )
     folder = _data_dir(args.out)
+    if args.version:
+        questionnaire = registry.get(args.questionnaire, args.version)
+    else:  # the version respondents are offered (open/close set by administrators)
+        from analysis.simulation import _offered_or_latest
+        from responses.store import ParquetResponseStore
+
+        registry.latest(args.questionnaire)  # an unknown id fails before the folder is touched
+        questionnaire = _offered_or_latest(
+            registry, ParquetResponseStore(folder), args.questionnaire
+        )
     spec = SimulationSpec()
     if args.breakoff is not None:
         spec = replace(spec, rates=replace(spec.rates, breakoff=args.breakoff))

@@ -76,7 +76,9 @@ def _parser() -> _Parser:
     p.add_argument("--questionnaire", required=True, help="questionnaire id")
 
     p = command("delete", "remove a response everywhere, on request")
-    p.add_argument("response_id", help="the response id")
+    p.add_argument(
+        "response_id", help="the response id (an older id starting with - goes after --)"
+    )
     p.add_argument("--reason", required=True, help="why (recorded in the audit log)")
 
     p = command("backup", "copy the data folder consistently")
