@@ -15,8 +15,16 @@ PREVIEW = "deletion_preview"
 def _find() -> None:
     with st.form("deletion_find", border=False):
         rid = st.text_input(
-            tr("回答编号（response_id，22 个字符）", "Response id (response_id, 22 characters)"),
+            tr(
+                "答卷编号（response_id，22 个字符）",
+                "Answer-sheet number (response_id, 22 characters)",
+            ),
             key="deletion_id",
+            help=tr(
+                "受访者提交后页面上显示的编号，原样粘贴即可（前后的空格会被去掉）。",
+                "The number the respondent saw after submitting; paste it as it is (spaces "
+                "around it are ignored).",
+            ),
         )
         found = st.form_submit_button(tr("查找", "Find"))
     if found:

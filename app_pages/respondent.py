@@ -854,6 +854,26 @@ def _save_later(run: SurveyRun) -> None:
             st.code(_resume_link(run.resume_code), language=None, wrap_lines=True)
 
 
+def _receipt(run: SurveyRun) -> None:
+    """The answer-sheet number (the response id), to quote when asking for a withdrawal.
+
+    Shown as text in a code box (copyable, never Markdown); it is drawn from the run kept in
+    the session, so it stays on the feedback page through every rerun.
+    """
+    with st.container(border=True, key="receipt"):
+        st.markdown(tr("**您的答卷编号**", "**Your answer-sheet number**"))
+        st.code(run.response_id, language=None, wrap_lines=True)
+        st.caption(
+            tr(
+                "请保存好这个编号：如需撤回您的答卷，向调查组织方提供此编号即可将答卷全部删除；"
+                "编号是随机生成的，与您的身份没有关联。",
+                "Keep this number: to withdraw your answers, quote it to the survey organiser "
+                "and your answer sheet will be deleted everywhere it is stored; the number is "
+                "random and not linked to your identity.",
+            )
+        )
+
+
 def _outcome(run: SurveyRun, questionnaire: Questionnaire) -> None:
     lang = _lang(questionnaire)
     if run.stage == "quota_full":
@@ -878,6 +898,7 @@ def _outcome(run: SurveyRun, questionnaire: Questionnaire) -> None:
             ),
             icon=":material/task_alt:",
         )
+        _receipt(run)
         feedback_view.draw(questionnaire, run.answers, lang=lang)
     st.button(tr("返回首页", "Back to the start page"), key="home", on_click=_leave)
 

@@ -168,7 +168,7 @@ def main() -> None:
                 response_id=new_response_id(),
                 language="zh",
                 started_at=STARTED,
-                consent_version="2026-1",
+                consent_version=plain.consent.version if plain.consent else None,
                 paradata=Paradata(user_agent="Mozilla/5.0 (iPhone) Mobile"),
             )
         rate = args.submit / (time.perf_counter() - start)

@@ -173,7 +173,8 @@ def _invitations(
 
 
 def _delete(store: ParquetResponseStore, args: argparse.Namespace, actor: str, url: str) -> int:
-    r = store.delete(args.response_id, reason=args.reason, actor=actor)
+    # as copied from the respondent's receipt, perhaps with spaces around it
+    r = store.delete(args.response_id.strip(), reason=args.reason, actor=actor)
     if r.found:
         print(
             f"deleted {r.response_id}: {r.files_removed} files removed, {r.files_rewritten} "

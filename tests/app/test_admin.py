@@ -22,6 +22,7 @@ from questionnaires import load_registry
 from responses.record import new_response_id
 from responses.store import ParquetResponseStore
 from responses.submission import Paradata, submit_answers
+from tests.app.driver import agree, complete
 from tests.questionnaires.uploads import BROKEN_YAML, upload_xlsform, upload_yaml
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -401,6 +402,34 @@ def test_deletion_needs_the_confirmation_and_a_valid_id(admin, data_dir, store):
     ok(at.run())
     assert "请先勾选确认。" in texts(at.error)
     assert store.count("pilot") == 1 and not store.state.read_audit(action="delete")
+
+
+def test_the_respondents_receipt_pasted_with_spaces_finds_and_deletes_the_answers(
+    admin, data_dir, store
+):
+    publish_pilot(data_dir)
+    keep = submit_pilot(store)
+    q = load_registry(data_dir).latest("pilot")
+    you = ok(AppTest.from_file(str(APP), default_timeout=60))
+    you.query_params["q"] = "pilot"
+    ok(you.run())
+    agree(you)
+    complete(you, q, PILOT_ANSWERS)
+    [shown] = [str(c.value) for c in you.code]  # the receipt, as the respondent copies it
+    assert set(store.read("pilot", columns=["response_id"])["response_id"]) == {keep, shown}
+    at = admin("deletion")
+    at.text_input(key="deletion_id").input(f"  {shown} \n")
+    next(b for b in at.button if b.label == "查找").click()
+    ok(at.run())
+    assert not at.error
+    assert list(frame(at, "deletion_rows").iloc[:, 0]) == ["pilot"]
+    at.text_area(key="deletion_reason").input("受访者提供了答卷编号")
+    at.checkbox(key="deletion_sure").check()
+    next(b for b in at.button if b.label == "永久删除").click()
+    ok(at.run())
+    assert any(f"已删除 {shown}" in s for s in texts(at.success))
+    assert store.read("pilot", columns=["response_id"])["response_id"].tolist() == [keep]
+    assert [e.target for e in store.state.read_audit(action="delete")] == [shown]
 
 
 def test_the_audit_log_is_filtered_and_paged(admin, data_dir, store):

@@ -30,6 +30,8 @@ from responses.submission import save_progress
 from responses.validation import to_columns
 from tests.app.answering import fill_store, random_answers
 from tests.app.driver import agree, answer_screen, click, complete, find, has, messages
+from tests.security.test_escaping import markup_leaks
+from tests.security.xss import PAYLOADS
 
 REGISTRY = load_registry()
 
@@ -391,6 +393,8 @@ def test_submit_twice_stores_one_row(app, store):
     click(at, "nav_submit")
     assert at.session_state["survey_run"].duplicate is True
     assert store.count("edu_quiz") == 1
+    stored = store.read("edu_quiz", columns=["response_id"])["response_id"].tolist()
+    assert [str(c.value) for c in at.code] == stored  # the retry shows the same receipt
 
 
 def test_a_full_disk_keeps_the_answers_and_offers_a_retry(app, store, monkeypatch):
@@ -414,6 +418,53 @@ def test_a_full_disk_keeps_the_answers_and_offers_a_retry(app, store, monkeypatc
     click(at, "nav_submit")
     assert at.title[0].value.startswith("提交成功")
     assert_stored(store, q, answers)
+
+
+# --- receipt ---------------------------------------------------------------------------------
+
+
+def test_the_consent_promises_a_number_to_withdraw_with_and_the_receipt_shows_it(app, store):
+    q = shipped("cfl")
+    at = app(q="cfl")
+    consent = " ".join(str(m.value) for m in at.markdown)
+    assert "答卷编号" in consent and "撤回" in consent and "通常无法" not in consent
+    assert q.consent is not None and q.consent.version == "2026-2"
+    agree(at)
+    complete(at, q, random_answers(q, random.Random(41)))
+    assert at.title[0].value.startswith("提交成功")
+    frame = store.read("cfl", columns=["response_id", "consent_version"])
+    [rid] = frame["response_id"].tolist()
+    assert frame["consent_version"].tolist() == ["2026-2"]
+    codes = [str(c.value) for c in at.code]
+    assert codes == [rid] == [at.session_state["survey_run"].response_id]
+    captions = " ".join(str(c.value) for c in at.caption)
+    assert "请保存好这个编号" in captions and "调查组织方" in captions and "身份" in captions
+    # a rerun (a click elsewhere, the browser reconnecting) keeps the receipt on the page
+    at.run()
+    assert [str(c.value) for c in at.code] == [rid]
+    at.sidebar.radio(key="lang_switch").set_value("en").run()
+    assert not at.exception
+    assert [str(c.value) for c in at.code] == [rid]
+    assert any(str(m.value) == "**Your answer-sheet number**" for m in at.markdown)
+    captions = " ".join(str(c.value) for c in at.caption)
+    assert "quote it to the survey organiser" in captions
+    assert "not linked to your identity" in captions
+
+
+def test_the_receipt_shows_its_number_as_text_never_markup(app):
+    q = shipped("edu_quiz")
+    at = app(q="edu_quiz", lang="en")
+    agree(at)
+    complete(at, q, random_answers(q, random.Random(42)))
+    hostile = "\n".join(PAYLOADS)  # no real id looks like this; the box must not care
+    at.session_state["survey_run"].response_id = hostile
+    at.run()
+    assert not at.exception
+    assert [str(c.value) for c in at.code] == [hostile]
+    assert [c.language for c in at.code] == ["plaintext"]  # no highlighting either
+    assert markup_leaks(at) == []
+    for element in [*at.markdown, *at.caption, *at.success, *at.title]:
+        assert hostile not in str(element.value)
 
 
 # --- feedback --------------------------------------------------------------------------------
@@ -541,6 +592,7 @@ def test_a_full_quota_cell_thanks_the_respondent_and_stores_nothing(app, store, 
     assert at.title[0].value == "感谢您的参与"
     assert any("已经收满" in str(i.value) for i in at.info)
     assert store.count(q.id) == 2
+    assert not at.code  # nothing stored: no answer-sheet number to quote
     assert at.session_state["survey_run"].answers == {}
 
     other = app(q=q.id)

@@ -187,7 +187,7 @@ def test_admin_uploads_previews_publishes_and_visits_every_page(
     for title, heading, expected in (
         ("邀请码", "邀请码", "生成邀请码"),
         ("数据压缩", "数据维护：压缩", "还没有任何回答"),
-        ("删除请求", "删除请求", "回答编号"),
+        ("删除请求", "删除请求", "答卷编号"),
         ("审计日志", "审计日志", "共 3 条"),
     ):
         admin.go(title, heading)

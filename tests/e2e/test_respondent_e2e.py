@@ -123,12 +123,16 @@ def test_oecd_infe_in_english_on_a_desktop(browser, app_server_factory, artifact
     you.complete(q, answers)
     assert "Thank you! Your answers are in." in you.text()
     assert "Fewer than 30 answer sheets" in you.text()
+    receipt = page.locator(css("receipt"))
+    assert "Your answer-sheet number" in receipt.inner_text()
+    shown = receipt.locator("code").inner_text().strip()
     you.shot("feedback")
     context.close()
     row = check_row(server.data_dir, q, answers)
     assert row["language"] == "en"
     assert row["device_class"] == "desktop"
     assert row["consent_version"] == q.consent.version
+    assert shown == row["response_id"]  # the number to quote is the stored one
 
 
 def test_leave_and_resume_with_the_code_in_a_fresh_browser(browser, app_server_factory, artifacts):

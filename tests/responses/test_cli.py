@@ -81,7 +81,10 @@ def test_delete_backup_restore_purge(data, tmp_path, capsys):
     store = ParquetResponseStore(data)
     victim = store.read("cfl")["response_id"].iloc[0]
     store.close()
-    code, out, _ = run(capsys, "--actor", "dpo", "delete", victim, "--reason", "asked by phone")
+    # pasted from the respondent's receipt with spaces around it
+    code, out, _ = run(
+        capsys, "--actor", "dpo", "delete", f" {victim}\n", "--reason", "asked by phone"
+    )
     assert code == 0 and out.startswith(f"deleted {victim}: 1 files removed")
     code, out, _ = run(capsys, "backup", str(tmp_path / "bk"))
     assert code == 0 and "5 rows" in out
