@@ -226,7 +226,8 @@ def run() -> None:
                     )
                 )
     if groups:
-        nav = st.navigation({tr("受访者", "Respondents"): [survey], **groups})
+        # every staff page listed (a collapsed menu hides pages behind "View more")
+        nav = st.navigation({tr("受访者", "Respondents"): [survey], **groups}, expanded=True)
     else:
         nav = st.navigation([survey], position="hidden")
     layouts = {page.url_path: page.layout for page in STAFF_PAGES}

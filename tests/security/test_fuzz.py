@@ -268,6 +268,7 @@ CLIS = {
     "responses": Cli("responses.cli", frozenset({0, 1, 2})),
     "access": Cli("access.cli", frozenset({0, 2})),
     "analysis": Cli("analysis.cli", frozenset({0, 2}), data="analysis-data"),
+    "questionnaires": Cli("questionnaires.cli", frozenset({0, 1, 2})),
 }
 #: Examples for subcommands that do much work per call (``demo`` stores 4,200 responses).
 EXAMPLES = {"demo": 8, "simulate": 25}
