@@ -17,7 +17,7 @@ from access import add_user
 from access.settings import AccessSettings
 from questionnaires import load_registry
 from responses.store import ParquetResponseStore
-from tests.e2e.conftest import DESKTOP
+from tests.browser_support import DESKTOP
 from tests.questionnaires.uploads import BROKEN_YAML, upload_xlsform, upload_yaml
 
 pytestmark = pytest.mark.browser

@@ -19,7 +19,7 @@ import pytest
 import access
 from access.settings import AccessSettings
 from analysis.simulation import demo
-from tests.e2e.conftest import DESKTOP, PHONE
+from tests.browser_support import DESKTOP, PHONE
 
 PASSWORD = "correct horse battery staple"  # noqa: S105 - a test password
 CHEAP = {"argon2_time_cost": 1, "argon2_memory_kib": 8, "argon2_parallelism": 1}

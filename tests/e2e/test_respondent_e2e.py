@@ -22,7 +22,7 @@ from responses.store import ParquetResponseStore
 from responses.submission import Paradata, submit_answers
 from responses.validation import to_columns
 from tests.app.answering import fill_store, random_answers
-from tests.e2e.conftest import DESKTOP, PHONE
+from tests.browser_support import DESKTOP, PHONE
 from tests.e2e.survey_browser import DESKTOP_UA, IPHONE_UA, Respondent, css
 
 pytestmark = pytest.mark.browser

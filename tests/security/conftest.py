@@ -15,7 +15,6 @@ from questionnaires.model import Questionnaire
 from responses.record import new_response_id
 from responses.store import ParquetResponseStore, SubmitReceipt
 from responses.submission import Paradata, submit_answers
-from tests.e2e.conftest import app_server_factory, artifacts, browser  # noqa: F401 - fixtures
 
 ROOT = Path(__file__).resolve().parents[2]
 

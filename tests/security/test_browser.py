@@ -32,7 +32,7 @@ from questionnaires import load_registry
 from questionnaires.model import SPECIAL_CODES, SPECIAL_LABELS, Question, Questionnaire
 from responses.store import ParquetResponseStore
 from tests.app.answering import random_answers
-from tests.e2e.conftest import DESKTOP, PHONE, _free_port
+from tests.browser_support import DESKTOP, PHONE, _free_port
 from tests.e2e.survey_browser import IPHONE_UA, Respondent, css
 from tests.security.conftest import ROOT
 from tests.security.xss import CHEAP, HOST, PASSWORD, PROBE, PROBE_ANSWERS, prepare

@@ -1,4 +1,4 @@
-"""End-to-end fixtures: a real Streamlit server and the system Chromium driven by Playwright.
+"""Browser-test support: a real Streamlit server and the system Chromium driven by Playwright.
 
 The browser is Debian's ``chromium`` (``/usr/bin/chromium``, installed by ``scripts/setup.sh``),
 never a downloaded one. Screenshots go to ``tests/artifacts/<test name>/`` (git-ignored) so a
@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[1]
 ARTIFACTS = ROOT / "tests" / "artifacts"
 CHROMIUM = os.environ.get("SURVEY_TEST_CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_ARGS = [
