@@ -189,7 +189,12 @@ class SurveyRun:
     duplicate
         The submission found the response already stored (a retry after success).
     resumed
-        The run was restored from a draft (the page says so once).
+        The run was restored from a draft (the page says so once). A resumed run at the
+        ``consent`` stage was saved under another consent statement (or under an unrecorded
+        one): agreeing continues on the saved screen, keeping ``started_at``.
+    draft_consent_version
+        The consent version recorded in the draft the run was restored from (``None``: a new
+        run, or a draft that did not record one).
     page_seconds
         Seconds spent on each section so far.
     option_order
@@ -214,6 +219,7 @@ class SurveyRun:
     save_error: str | None = None
     duplicate: bool = False
     resumed: bool = False
+    draft_consent_version: str | None = None
     _entered: float | None = None
     _entered_section: str | None = None
 

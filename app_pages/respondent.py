@@ -194,24 +194,29 @@ def _restore(progress: Progress) -> SurveyRun | None:
         return None
     clear_widgets()
     consent = questionnaire.consent
+    # the respondent agreed to the text now in force only if the draft says so: otherwise
+    # (another version, or a draft that did not record it) ask again before continuing
+    agreed = consent is None or progress.consent_version == consent.version
     run = SurveyRun(
         questionnaire.id,
         questionnaire.version,
         response_id=progress.response_id,
         started_at=progress.started_at or dt.datetime.now(dt.UTC),
-        stage="questions",
+        stage="questions" if agreed else "consent",
         answers=dict(prune_irrelevant(questionnaire, dict(progress.answers))),
         screen_key=progress.page,
         one_per_page=questionnaire.settings.one_question_per_page,
-        consent_version=consent.version if consent is not None else None,
+        consent_version=consent.version if consent is not None and agreed else None,
         resume_code=progress.resume_code,
         resumed=True,
+        draft_consent_version=progress.consent_version,
     )
     all_screens = screens(questionnaire, run.answers, one_per_page=run.one_per_page)
     if all_screens:
         current = all_screens[screen_index(all_screens, run.screen_key)]
         run.screen_key = current.key
-        run.enter(current.section.name)
+        if agreed:
+            run.enter(current.section.name)
     st.session_state[RUN] = run
     return run
 
@@ -334,6 +339,7 @@ def _autosave(run: SurveyRun, questionnaire: Questionnaire, section: str | None)
             token=run.token,
             resume_code=run.resume_code,
             attempt_key=client_key(),
+            consent_version=run.consent_version,
         )
     except (ResponseError, InvitationError) as exc:
         return str(exc)
@@ -388,8 +394,8 @@ def _go(run: SurveyRun, questionnaire: Questionnaire, screen: Screen) -> None:
 def _on_agree() -> None:
     run = _run()
     questionnaire = _questionnaire(run) if run is not None else None
-    if run is None or questionnaire is None:
-        return
+    if run is None or questionnaire is None or run.stage != "consent":
+        return  # a second click that arrives after the first was handled
     if not questionnaire.settings.one_question_per_page:
         run.one_per_page = bool(st.session_state.get("opt_one_per_page"))
     if run.token is not None:
@@ -406,9 +412,15 @@ def _on_agree() -> None:
             return
     consent = questionnaire.consent
     run.consent_version = consent.version if consent is not None else None
-    run.started_at = dt.datetime.now(dt.UTC)
     run.stage = "questions"
-    all_screens, _ = _current(run, questionnaire)
+    all_screens, i = _current(run, questionnaire)
+    if run.resumed:
+        # agreeing again to a changed consent statement: carry on where the draft left off,
+        # with its answers, response id and start time
+        if all_screens:
+            _go(run, questionnaire, all_screens[i])
+        return
+    run.started_at = dt.datetime.now(dt.UTC)
     if all_screens:
         _go(run, questionnaire, all_screens[0])
 
@@ -676,6 +688,24 @@ def _landing() -> None:
             )
 
 
+def _consent_changed_note(run: SurveyRun) -> None:
+    """Why a resumed answer sheet starts on the consent page again."""
+    if run.draft_consent_version is None:
+        text = tr(
+            "欢迎回来。请重新阅读并同意下面的知情同意书后继续作答；您已填的答案都会保留。",
+            "Welcome back. Please read and agree to the consent statement again to continue; "
+            "every answer you gave is kept.",
+        )
+    else:
+        text = tr(
+            "欢迎回来。自您开始作答以来，知情同意书已经更新。请阅读并同意更新后的知情同意书后"
+            "继续作答；您已填的答案都会保留。",
+            "Welcome back. The consent statement has changed since you started. Please read and "
+            "agree to the new statement to continue; every answer you gave is kept.",
+        )
+    st.info(text, icon=":material/update:")
+
+
 def _consent(run: SurveyRun, questionnaire: Questionnaire) -> None:
     lang = _lang(questionnaire)
     st.title(md(questionnaire.title.get(lang)))
@@ -688,6 +718,9 @@ def _consent(run: SurveyRun, questionnaire: Questionnaire) -> None:
     )
     if questionnaire.description is not None:
         st.markdown(md(questionnaire.description.get(lang)))
+    again = run.resumed and questionnaire.consent is not None
+    if again:
+        _consent_changed_note(run)
     if questionnaire.consent is not None:
         with st.container(border=True, key="consent_text"):
             st.markdown(md(questionnaire.consent.text.get(lang)))
@@ -712,9 +745,12 @@ def _consent(run: SurveyRun, questionnaire: Questionnaire) -> None:
         key="opt_large_text",
         on_change=_on_large_text,
     )
+    agree = tr("同意并继续作答", "I agree, continue")
+    if not again:
+        agree = tr("同意并开始", "I agree, start")
     with st.container(horizontal=True, key="consent_buttons"):
         st.button(
-            tr("同意并开始", "I agree, start"),
+            agree,
             type="primary",
             key="consent_agree",
             on_click=_on_agree,

@@ -711,6 +711,11 @@ class Progress:
     resume_code
         The code it was resumed with (``None`` when resumed by invitation token). Pass it to
         :func:`save_progress` so that saving again keeps the same code.
+    consent_version
+        The version of the consent statement the respondent agreed to before saving
+        (``None``: not recorded, as in drafts saved before versions were kept). When it is not
+        the questionnaire's current ``consent.version``, ask for consent again before
+        continuing: the respondent has not seen the current text.
     """
 
     questionnaire_id: str
@@ -724,6 +729,7 @@ class Progress:
     expires_at: dt.datetime
     has_token: bool
     resume_code: str | None = None
+    consent_version: str | None = None
 
 
 def _strip_surrogates(text: str) -> str:
@@ -756,6 +762,7 @@ def save_progress(
     token: str | None = None,
     resume_code: str | None = None,
     attempt_key: str | None = None,
+    consent_version: str | None = None,
     now: dt.datetime | None = None,
 ) -> str:
     """Save unfinished answers; return the resume code to show the respondent.
@@ -787,6 +794,11 @@ def save_progress(
         A key of the respondent's browser session (never a raw IP address): each save counts
         under it, and after :data:`DRAFT_SAVE_LIMIT` within 15 minutes the call is refused
         (rule ``too_many_attempts``), so a script cannot fill the disk with drafts.
+    consent_version
+        The version of the consent statement the respondent agreed to (``SurveyRun``'s
+        ``consent_version``; ``None`` when there was none). Given back as
+        :attr:`Progress.consent_version`, so that a draft started under an older consent
+        statement is not submitted as if the respondent had agreed to the current one.
     now
         The time of saving (default now).
 
@@ -799,9 +811,10 @@ def save_progress(
     Raises
     ------
     ResponseError
-        ``page`` is not a section of the questionnaire; the answers are larger than a
-        submission may be (rule ``size``, :data:`responses.validation.MAX_SUBMISSION_BYTES`);
-        too many saves under ``attempt_key`` (``too_many_attempts``).
+        ``page`` is not a section of the questionnaire; ``consent_version`` is neither a
+        string nor ``None``; the answers are larger than a submission may be (rule ``size``,
+        :data:`responses.validation.MAX_SUBMISSION_BYTES`); too many saves under
+        ``attempt_key`` (``too_many_attempts``).
     """
     if page is not None and page not in {s.name for s in questionnaire.sections}:
         names = ", ".join(s.name for s in questionnaire.sections)
@@ -811,6 +824,11 @@ def save_progress(
     if not isinstance(answers, Mapping):
         raise ResponseError(
             f"answers must be a mapping of question name to answer; got {type(answers).__name__}."
+        )
+    if consent_version is not None and not isinstance(consent_version, str):
+        raise ResponseError(
+            "consent_version must be the consent statement's version (a string such as "
+            f"'2026-2') or None; got {type(consent_version).__name__}."
         )
     size = _payload_bytes(answers, MAX_SUBMISSION_BYTES)
     if size > MAX_SUBMISSION_BYTES:
@@ -838,6 +856,9 @@ def save_progress(
         "page": page,
         "language": language,
         "started_at": started_at.astimezone(dt.UTC).isoformat() if started_at else None,
+        "consent_version": (
+            _strip_surrogates(consent_version) if consent_version is not None else None
+        ),
     }
     return state.save_draft(
         questionnaire.id,
@@ -895,7 +916,8 @@ def resume(
     -------
     Progress or None
         ``None`` when there is no such draft (wrong or expired code, or nothing saved with
-        the token): the same answer for both, so a guesser learns nothing.
+        the token): the same answer for both, so a guesser learns nothing. Its
+        ``consent_version`` is ``None`` for a draft saved without one (older drafts).
 
     Raises
     ------
@@ -924,6 +946,7 @@ def resume(
         started_at = None
     page = data.get("page")
     lang = data.get("language")
+    consent_version = data.get("consent_version")
     return Progress(
         questionnaire_id=draft.questionnaire_id,
         questionnaire_version=draft.questionnaire_version,
@@ -936,4 +959,5 @@ def resume(
         expires_at=draft.expires_at,
         has_token=draft.has_token,
         resume_code=code,
+        consent_version=consent_version if isinstance(consent_version, str) else None,
     )

@@ -7,6 +7,7 @@ store in a fresh data folder, and reads the stored row back to compare it with
 
 from __future__ import annotations
 
+import datetime as dt
 import errno
 import json
 import random
@@ -26,7 +27,7 @@ from questionnaires.model import Questionnaire
 from responses.record import new_response_id
 from responses.state import format_resume_code
 from responses.store import ParquetResponseStore
-from responses.submission import save_progress
+from responses.submission import resume, save_progress
 from responses.validation import to_columns
 from tests.app.answering import fill_store, random_answers
 from tests.app.driver import agree, answer_screen, click, complete, find, has, messages
@@ -369,6 +370,100 @@ def test_a_resume_link_opens_the_saved_page(app):
     resumed = app(resume=code, lang="en")
     assert resumed.subheader[0].value == "Financial knowledge quiz"
     assert any("saved answers are back" in str(i.value) for i in resumed.info)
+
+
+def test_a_draft_saved_under_the_current_consent_continues_on_its_page(app, store):
+    q = shipped("cfl")
+    at = app(q="cfl")
+    agree(at)
+    answers = random_answers(q, random.Random(22))
+    answer_screen(at, q, answers)
+    click(at, "nav_next")
+    run = at.session_state["survey_run"]
+    page = at.subheader[0].value
+    progress = resume(store.state, run.resume_code)
+    assert q.consent is not None and q.consent.version == "2026-2"
+    assert progress is not None and progress.consent_version == "2026-2"
+    resumed = app(resume=run.resume_code)
+    assert not has(resumed, "consent_agree")
+    assert resumed.subheader[0].value == page
+    assert any("已恢复" in str(i.value) for i in resumed.info)
+    again = resumed.session_state["survey_run"]
+    assert again.consent_version == "2026-2" and again.started_at == run.started_at
+    complete(resumed, q, answers)
+    row = assert_stored(store, q, answers)
+    assert row["consent_version"] == "2026-2"
+    assert row["response_id"] == run.response_id and row["started_at"] == run.started_at
+
+
+@pytest.mark.parametrize(
+    ("saved_under", "lang", "note"),
+    [
+        ("2026-1", "zh", "自您开始作答以来，知情同意书已经更新"),
+        (None, "en", "Please read and agree to the consent statement again to continue"),
+    ],
+    ids=["older_version", "not_recorded"],
+)
+def test_a_draft_saved_under_another_consent_asks_for_consent_again(
+    app, store, saved_under, lang, note
+):
+    """The cfl consent changed from 2026-1 to 2026-2: a draft started under 2026-1 (or saved
+    before drafts recorded the version) is not stored as agreed to 2026-2 unseen."""
+    q = shipped("cfl")
+    answers = random_answers(q, random.Random(21))
+    rid = new_response_id()
+    started = dt.datetime.now(dt.UTC).replace(microsecond=0) - dt.timedelta(days=2, hours=3)
+    code = save_progress(
+        store.state,
+        q,
+        answers,
+        page="skills",
+        response_id=rid,
+        language=lang,
+        started_at=started,
+        consent_version=saved_under,
+    )
+    at = app(resume=code, lang=lang)
+    assert not any(str(w.key).startswith("q__") for w in [*at.radio, *at.number_input])
+    assert any(note in str(i.value) for i in at.info)
+    assert any("2026-2" in str(c.value) for c in at.caption)  # the version now in force
+    assert at.button(key="consent_agree").label == tr(lang, "同意并继续作答", "I agree, continue")
+    agree(at)
+    assert at.subheader[0].value == q.section("skills").title.get(lang)
+    run = at.session_state["survey_run"]
+    assert (run.response_id, run.started_at, run.consent_version) == (rid, started, "2026-2")
+    # the draft saved on agreeing records the version now agreed to
+    progress = resume(store.state, code)
+    assert progress is not None and progress.consent_version == "2026-2"
+    click(at, "nav_back")
+    assert at.radio(key=key("r_hotline")).value == answers["r_hotline"]
+    click(at, "nav_next")
+    complete(at, q, answers)
+    row = assert_stored(store, q, answers)
+    assert row["consent_version"] == "2026-2"
+    assert row["response_id"] == rid and row["started_at"] == started
+
+
+def test_declining_the_changed_consent_on_resume_stores_no_response(app, store):
+    q = shipped("cfl")
+    code = save_progress(
+        store.state,
+        q,
+        random_answers(q, random.Random(23)),
+        page="skills",
+        response_id=new_response_id(),
+        consent_version="2026-1",
+    )
+    at = app(resume=code)
+    click(at, "consent_decline")
+    assert has(at, "start_cfl")
+    assert any("没有记录任何信息" in str(i.value) for i in at.info)
+    assert "resume" not in at.query_params
+    assert store.count("cfl") == 0
+
+
+def tr(lang: str, zh: str, en: str) -> str:
+    return zh if lang == "zh" else en
 
 
 def test_a_wrong_resume_code_is_refused_plainly(app):
@@ -748,7 +843,13 @@ def test_a_problem_on_an_earlier_page_at_submission_leads_back_to_it(app, store)
     answers = random_answers(q, random.Random(41))
     draft = {**answers, "participant_code": "AB"}
     code = save_progress(
-        store.state, q, draft, page="quiz", response_id=new_response_id(), language="zh"
+        store.state,
+        q,
+        draft,
+        page="quiz",
+        response_id=new_response_id(),
+        language="zh",
+        consent_version=q.consent.version if q.consent is not None else None,
     )
     at = app(resume=code)
     assert at.subheader[0].value == q.section("quiz").title.get("zh")

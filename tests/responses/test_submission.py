@@ -590,6 +590,54 @@ def test_save_and_resume_round_trip(store):
     assert resume(store.state, "") is None
 
 
+def test_a_draft_keeps_the_consent_version_agreed_to(store):
+    rid = new_response_id()
+    code = save_progress(
+        store.state, PLAIN, {"age": 30}, page="about", response_id=rid, consent_version="c1"
+    )
+    progress = resume(store.state, code)
+    assert progress is not None and progress.consent_version == "c1"
+    # saving again replaces it, and None (no consent agreed) is kept as None
+    save_progress(store.state, PLAIN, {"age": 31}, page="about", response_id=rid, resume_code=code)
+    progress = resume(store.state, code)
+    assert progress is not None and progress.consent_version is None
+    assert dict(progress.answers) == {"age": 31}
+
+
+@pytest.mark.parametrize("extra", [{}, {"consent_version": 3}, {"consent_version": None}])
+def test_an_older_draft_without_a_consent_version_resumes_with_none(store, extra):
+    """Drafts written before the consent version was kept have no such key (or, hand-edited,
+    a value that is not a version): resuming works and says no version was recorded."""
+    rid = new_response_id()
+    data = {
+        "format": 1,
+        "answers": {"age": 30},
+        "page": "about",
+        "language": "en",
+        "started_at": STARTED.isoformat(),
+        **extra,
+    }
+    code = store.state.save_draft("qdemo", "1", data, response_id=rid)
+    progress = resume(store.state, code)
+    assert progress is not None
+    assert progress.consent_version is None
+    assert progress.response_id == rid and dict(progress.answers) == {"age": 30}
+    assert progress.page == "about" and progress.started_at == STARTED
+
+
+def test_save_progress_refuses_a_consent_version_that_is_not_a_string(store):
+    version: Any = 2
+    with pytest.raises(ResponseError, match=r"consent_version must be .* or None; got int\."):
+        save_progress(
+            store.state,
+            PLAIN,
+            {},
+            page=None,
+            response_id=new_response_id(),
+            consent_version=version,
+        )
+
+
 def test_resume_by_invitation_token(store):
     (token,) = store.state.generate_tokens("qinv", 1, actor="test")
     rid = new_response_id()
