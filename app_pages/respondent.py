@@ -426,6 +426,32 @@ def _on_agree() -> None:
 
 
 def _on_decline() -> None:
+    run = _run()
+    if run is not None and run.resumed:
+        # a saved draft holds answers given under the earlier consent: declining removes it
+        try:
+            store().state.delete_drafts(response_id=run.response_id)
+        except sqlite3.Error:
+            _leave()
+            _notice(
+                "warning",
+                tr(
+                    "您没有同意新的知情同意书。暂时无法删除您保存的草稿，它将在保存期满后自动删除。",
+                    "You did not agree to the new consent statement. Your saved draft could not "
+                    "be removed just now; it is removed automatically when it expires.",
+                ),
+            )
+            return
+        _leave()
+        _notice(
+            "info",
+            tr(
+                "您没有同意新的知情同意书，您保存的草稿已删除，没有任何答卷被记录。感谢您的关注。",
+                "You did not agree to the new consent statement: your saved draft was removed "
+                "and no answer sheet was recorded. Thank you for your interest.",
+            ),
+        )
+        return
     _leave()
     _notice(
         "info",

@@ -454,12 +454,14 @@ def test_declining_the_changed_consent_on_resume_stores_no_response(app, store):
         response_id=new_response_id(),
         consent_version="2026-1",
     )
+    assert resume(store.state, code) is not None
     at = app(resume=code)
     click(at, "consent_decline")
     assert has(at, "start_cfl")
-    assert any("没有记录任何信息" in str(i.value) for i in at.info)
+    assert any("草稿已删除" in str(i.value) for i in at.info)
     assert "resume" not in at.query_params
     assert store.count("cfl") == 0
+    assert resume(store.state, code) is None  # the draft with the earlier answers is gone
 
 
 def tr(lang: str, zh: str, en: str) -> str:
