@@ -783,7 +783,13 @@ def _compact_frame(
             scored[name].to_numpy(dtype=np.float64, na_value=np.nan)
             if name in scored.columns else np.full(n, np.nan)
         )
-    return pd.DataFrame(columns, index=pd.RangeIndex(n))
+    # Each column its own array (copy=False: no 2-D block of all the floats copied
+    # together); a read-only view of the scored frame is copied, so the frame's columns
+    # are all its own and writable.
+    for name, value in columns.items():
+        if isinstance(value, np.ndarray) and not value.flags.writeable:
+            columns[name] = value.copy()
+    return pd.DataFrame(columns, index=pd.RangeIndex(n), copy=False)
 
 
 # ---------------------------------------------------------------------------- weighting
