@@ -573,41 +573,60 @@ def _narrow_column(series: pd.Series) -> pd.Series:
     if not isinstance(dtype, pd.ArrowDtype):
         return series
     array = pa.chunked_array(series.array._pa_array).combine_chunks()
-    if pa.types.is_integer(dtype.pyarrow_dtype) and array.null_count < len(array):
+    if (pa.types.is_integer(dtype.pyarrow_dtype) and array.type.bit_width > 8
+            and array.null_count < len(array)):
         bounds = pc.min_max(array).as_py()
         for typ, info in ((pa.int8(), np.int8), (pa.int16(), np.int16), (pa.int32(), np.int32)):
             if np.iinfo(info).min <= bounds["min"] and bounds["max"] <= np.iinfo(info).max:
-                array = array.cast(typ)
+                if typ.bit_width < array.type.bit_width:
+                    array = array.cast(typ)
                 break
     return pd.Series(pd.arrays.ArrowExtensionArray(array), index=series.index,
                      name=series.name)
 
 
-def _compact_answers(frame: pd.DataFrame, keep: Sequence[str]) -> pd.DataFrame:
-    """The stored columns needed later, each one contiguous Arrow array (so that taking rows
-    is fast), integer columns narrowed to int8/16/32 when their values fit."""
-    return pd.DataFrame({name: _narrow_column(frame[name]) for name in keep
-                         if name in frame.columns}, index=frame.index)
+def _masked_view(series: pd.Series) -> pd.Series:
+    """An Arrow integer column of one chunk as a pandas masked array (``Int8``...) over the
+    same buffer: the scorer reads a masked array's values and mask as they are, where it would
+    convert an Arrow column to float. (Values under the mask are arbitrary, as in any masked
+    array.)"""
+    array = series.array._pa_array
+    array = array.chunk(0) if array.num_chunks == 1 else array.combine_chunks()
+    width = np.dtype(array.type.to_pandas_dtype())
+    values = np.frombuffer(array.buffers()[1], dtype=width)[
+        array.offset : array.offset + len(array)]
+    mask = (array.is_null().to_numpy(zero_copy_only=False) if array.null_count
+            else np.zeros(len(array), dtype=bool))
+    return pd.Series(pd.arrays.IntegerArray(values, mask), index=series.index, name=series.name)
 
 
-def _for_scoring(responses: pd.DataFrame) -> pd.DataFrame:
-    """The responses with their Arrow integer columns as pandas masked arrays (``Int8``...,
-    the width read): the scorer reads a masked array's two buffers as they are, where it
-    would convert an Arrow column to float."""
-    out: dict[str, Any] = {}
-    for name in responses.columns:
+def _stored_columns(
+    responses: pd.DataFrame, keep: Sequence[str]
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The stored columns in ``keep`` made compact (:func:`_narrow_column`: quality flags and
+    item analysis read them later), and the responses to score (Arrow integer columns as
+    masked arrays over the same narrowed buffers). Two threads: the Arrow work releases the
+    GIL."""
+    wanted = set(keep)
+
+    def one(name: str) -> tuple[pd.Series | None, pd.Series]:
         series = responses[name]
         dtype = series.dtype
-        if isinstance(dtype, pd.ArrowDtype) and pa.types.is_integer(dtype.pyarrow_dtype):
-            array = pa.chunked_array(series.array._pa_array)
-            values = array.fill_null(0).to_numpy()
-            if not values.flags.writeable:
-                values = values.copy()
-            mask = array.is_null().to_numpy()
-            series = pd.Series(pd.arrays.IntegerArray(values, mask), index=responses.index,
-                               name=name)
-        out[name] = series
-    return pd.DataFrame(out, index=responses.index)
+        integer = isinstance(dtype, pd.ArrowDtype) and pa.types.is_integer(dtype.pyarrow_dtype)
+        if not integer and name not in wanted:
+            return None, series
+        narrowed = _narrow_column(series)
+        return (narrowed if name in wanted else None,
+                _masked_view(narrowed) if integer else series)
+
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        done = dict(zip(responses.columns, pool.map(one, responses.columns), strict=True))
+    # copy=False: the columns are this function's own (or the read's, never written to)
+    compact = pd.DataFrame({name: done[name][0] for name in keep if name in done
+                            and done[name][0] is not None}, index=responses.index, copy=False)
+    to_score = pd.DataFrame({name: pair[1] for name, pair in done.items()},
+                            index=responses.index, copy=False)
+    return compact, to_score
 
 
 def _take(frame: pd.DataFrame, rows: np.ndarray) -> pd.DataFrame:
@@ -668,25 +687,20 @@ def prepare_dashboard(
     for qn in questionnaires.values():
         for column in qn.columns(include_contact=False):
             answer_columns.setdefault(column.name, None)
-    # The stored columns kept for the quality flags and item analysis are made contiguous
-    # and narrowed (Arrow work, which releases the GIL) beside the scoring.
-    with ThreadPoolExecutor(max_workers=1) as pool:
-        compacting = pool.submit(_compact_answers, responses, list(answer_columns))
-        to_score = _for_scoring(responses)
-        pieces = []
-        for v in present:
-            rows = np.flatnonzero(version_codes.codes == version_codes.categories.get_loc(v))
-            scored = score_responses(_take(to_score, rows), questionnaires[v],
-                                     item_scores=False).frame
-            scored.index = rows
-            pieces.append(scored)
-        del to_score
-        scored_all = pieces[0] if len(pieces) == 1 else _concat_scored(pieces[::-1]).sort_index()
-        frame = _compact_frame(scored_all, responses, outcomes)
-        groups = tuple(g for g in GROUP_COLUMNS if g in frame.columns
-                       and isinstance(frame[g].dtype, pd.CategoricalDtype))
-        weighting = _weigh(frame, np.arange(len(frame)), latest)
-        compact = compacting.result()
+    compact, to_score = _stored_columns(responses, list(answer_columns))
+    pieces = []
+    for v in present:
+        rows = np.flatnonzero(version_codes.codes == version_codes.categories.get_loc(v))
+        scored = score_responses(_take(to_score, rows), questionnaires[v],
+                                 item_scores=False).frame
+        scored.index = rows
+        pieces.append(scored)
+    del to_score
+    scored_all = pieces[0] if len(pieces) == 1 else _concat_scored(pieces[::-1]).sort_index()
+    frame = _compact_frame(scored_all, responses, outcomes)
+    groups = tuple(g for g in GROUP_COLUMNS if g in frame.columns
+                   and isinstance(frame[g].dtype, pd.CategoricalDtype))
+    weighting = _weigh(frame, np.arange(len(frame)), latest)
     return DashboardData(
         questionnaire_id=latest.id,
         version=version,
