@@ -6,7 +6,10 @@ Data: ``--n`` responses to the shipped ``cfl`` questionnaire from the simulator
 (``analysis.simulation.simulate``, bulk: a sample skewed against the census, a latent literacy
 trait, careless respondents, break-offs as drafts), written once into a store folder;
 ``--source synthetic`` uses the quicker generator of ``tests/analysis/synthetic.py``
-instead. ``--data`` reuses a folder.
+instead (written in chunks, then compacted by the store: one file per province, as the
+simulator writes them and as the nightly compaction leaves a store). ``--data`` reuses a
+folder (compact it first, ``python -m responses --data-dir DIR compact``, if it holds many
+small files).
 
 Each measurement run is a fresh process (cold: nothing cached, as after a restart):
 
@@ -74,6 +77,7 @@ def build(root: Path, n: int, source: str) -> float:
 
         simulate(questionnaire, n, seed=20260301, store=root, method="bulk", truth=False)
         return time.perf_counter() - start
+    from responses.store import ParquetResponseStore
     from tests.analysis.synthetic import synthetic_frame, write_compacted
 
     begin = dt.datetime(2026, 3, 2, tzinfo=dt.UTC)
@@ -81,6 +85,10 @@ def build(root: Path, n: int, source: str) -> float:
         size = min(CHUNK, n - first)
         frame = synthetic_frame(questionnaire, size, seed=1000 + i, start=begin, days=42)
         write_compacted(root, frame, questionnaire)
+    # The store's own compaction then merges each province's files into one, as the nightly
+    # compaction leaves a store (one file per province instead of one per chunk).
+    with ParquetResponseStore(root) as store:
+        store.compact(questionnaire.id)
     return time.perf_counter() - start
 
 
