@@ -6,7 +6,10 @@ Data: ``--n`` responses to the shipped ``cfl`` questionnaire from the simulator
 (``analysis.simulation.simulate``, bulk: a sample skewed against the census, a latent literacy
 trait, careless respondents, break-offs as drafts), written once into a store folder;
 ``--source synthetic`` uses the quicker generator of ``tests/analysis/synthetic.py``
-instead. ``--data`` reuses a folder.
+instead (written in chunks, then compacted by the store: one file per province, as the
+simulator writes them and as the nightly compaction leaves a store). ``--data`` reuses a
+folder (compact it first, ``python -m responses --data-dir DIR compact``, if it holds many
+small files).
 
 Each measurement run is a fresh process (cold: nothing cached, as after a restart):
 
@@ -23,8 +26,10 @@ Each measurement run is a fresh process (cold: nothing cached, as after a restar
 * with ``--apptest``, the Literacy page itself run by ``streamlit.testing`` (load, compute and
   draw every chart and table), cold and warm.
 
-Reported: wall seconds (median of ``--repeat`` fresh processes) and the peak resident memory
-of the process. Usage::
+Reported: wall seconds (median of ``--repeat`` fresh processes), the CPU seconds of the first
+page, the peak resident memory of the process, and the 1-minute load average when each run
+started and after its first page (a figure taken while other work runs is not a figure). The
+end of the output is a Markdown table to paste into BENCHMARKS.md. Usage::
 
     python bench/bench_dashboard.py                              # 1,000,000 responses
     python bench/bench_dashboard.py --n 20000 --repeat 1         # smoke run
@@ -37,9 +42,11 @@ Results go to ``bench/out/dashboard.json`` (git-ignored) and to the terminal.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import datetime as dt
 import json
 import os
+import platform
 import resource
 import shutil
 import statistics
@@ -70,6 +77,7 @@ def build(root: Path, n: int, source: str) -> float:
 
         simulate(questionnaire, n, seed=20260301, store=root, method="bulk", truth=False)
         return time.perf_counter() - start
+    from responses.store import ParquetResponseStore
     from tests.analysis.synthetic import synthetic_frame, write_compacted
 
     begin = dt.datetime(2026, 3, 2, tzinfo=dt.UTC)
@@ -77,6 +85,10 @@ def build(root: Path, n: int, source: str) -> float:
         size = min(CHUNK, n - first)
         frame = synthetic_frame(questionnaire, size, seed=1000 + i, start=begin, days=42)
         write_compacted(root, frame, questionnaire)
+    # The store's own compaction then merges each province's files into one, as the nightly
+    # compaction leaves a store (one file per province instead of one per chunk).
+    with ParquetResponseStore(root) as store:
+        store.compact(questionnaire.id)
     return time.perf_counter() - start
 
 
@@ -93,7 +105,8 @@ def child(data_dir: str, apptest: bool, compare: bool) -> dict[str, Any]:
     from questionnaires import load_registry
     from responses.store import ParquetResponseStore
 
-    out: dict[str, Any] = {"import_seconds": time.perf_counter() - started}
+    out: dict[str, Any] = {"import_seconds": time.perf_counter() - started,
+                           "load_average_start": os.getloadavg()[0]}
     store = ParquetResponseStore(data_dir)
     registry = load_registry(data_dir)
     questionnaires = {"2026.1": registry.get("cfl", "2026.1")}
@@ -154,6 +167,7 @@ def child(data_dir: str, apptest: bool, compare: bool) -> dict[str, Any]:
     if apptest:
         out.update(_apptest(data_dir))
     out["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    out["load_average_end"] = os.getloadavg()[0]
     return out
 
 
@@ -226,7 +240,9 @@ def main(argv: list[str] | None = None) -> int:
         print(json.dumps(child(args.child, args.apptest, args.compare)))
         return 0
     root = args.data or Path(tempfile.mkdtemp(prefix="bench-dashboard-"))
-    results: dict[str, Any] = {"n_requested": args.n, "cpus": os.cpu_count()}
+    results: dict[str, Any] = {"n_requested": args.n, "cpus": os.cpu_count(),
+                               "machine": machine(), "data": str(root),
+                               "source": args.source, "repeat": args.repeat}
     try:
         if not (root / "responses" / "cfl").exists():
             results["build_seconds"] = build(root, args.n, args.source)
@@ -240,6 +256,74 @@ def main(argv: list[str] | None = None) -> int:
     args.out.write_text(json.dumps(results, indent=2))
     report(results)
     return 0
+
+
+def machine() -> str:
+    """CPU model and count, memory, operating system, Python: one line."""
+    cpu = "unknown CPU"
+    with contextlib.suppress(OSError):
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    ram = "unknown memory"
+    with contextlib.suppress(OSError, ValueError, IndexError):
+        kb = int(Path("/proc/meminfo").read_text().split()[1])
+        ram = f"{kb / 2**20:.1f} GiB"
+    system = platform.platform()
+    with contextlib.suppress(OSError):
+        for line in Path("/etc/os-release").read_text().splitlines():
+            if line.startswith("PRETTY_NAME="):
+                system = line.split("=", 1)[1].strip('"')
+    return f"{os.cpu_count()} x {cpu}, {ram}, {system}, Python {platform.python_version()}"
+
+
+def table(r: dict[str, Any]) -> str:
+    """The figures as a Markdown table (to paste into BENCHMARKS.md)."""
+    runs = r.get("runs", [r])
+    loads = [x for run in runs for x in (run.get("load_average_start"),
+                                         run.get("load_average_1min"),
+                                         run.get("load_average_end")) if x is not None]
+    changes = r["filter_change_seconds"]
+    slowest = max(changes, key=changes.get)
+    lines = [
+        f"{r['n']:,} responses (`--source {r.get('source', '?')}`, weights: "
+        f"{r['weighting_scheme']}); median of {len(runs)} cold process(es); "
+        f"load average (1 min) {min(loads):.1f}-{max(loads):.1f} during the runs; "
+        f"{r.get('machine', '')}",
+        "",
+        "| figure | seconds | target |",
+        "|---|---:|---|",
+        f"| **first Literacy page** (load + first `literacy()`) | "
+        f"**{r['first_literacy_page_seconds']:.2f}** | < {TARGET_FIRST_PAGE:g} s |",
+        f"| - CPU seconds of the first page (all threads) | "
+        f"{r['first_literacy_page_cpu_seconds']:.2f} | |",
+        f"| - `load_dashboard` (read, score, weight) | {r['load_seconds']:.2f} | |",
+        f"| - the store's read alone (timed apart, before) | {r['read_seconds']:.2f} | |",
+        f"| - first `literacy()` (table of sums + estimates) | "
+        f"{r['literacy_first_seconds']:.2f} | |",
+        f"| **slowest filter change** ({slowest}) | **{changes[slowest]:.2f}** | "
+        f"< {TARGET_FILTER:g} s |",
+    ]
+    lines += [f"| - filter: {name} | {seconds:.2f} | < {TARGET_FILTER:g} s |"
+              for name, seconds in changes.items()]
+    lines.append(f"| flagged excluded, first time (flags + own weights) | "
+                 f"{r['exclude_flagged_first_seconds']:.2f} | |")
+    pages = {"overview": "Overview page (computes the quality flags)",
+             "data_quality": "Data quality page", "weighting": "Weighting page",
+             "items": "Items page", "effect_difference": "Effectiveness page, difference only",
+             "effect_all_methods": "Effectiveness page, all four methods"}
+    for key, label in pages.items():
+        lines.append(f"| {label}, first computation | {r[key + '_seconds']:.2f} | |")
+    if "row_level_estimate_mean_by_province_seconds" in r:
+        lines.append("| peer: row-level `estimate_mean(Design(...), by=\"province\")`, 5 "
+                     f"outcomes | {r['row_level_estimate_mean_by_province_seconds']:.2f} | |")
+    for key in ("apptest_literacy_page_cold_seconds", "apptest_literacy_page_warm_seconds"):
+        if key in r:
+            label = key.removeprefix("apptest_").removesuffix("_seconds").replace("_", " ")
+            lines.append(f"| AppTest: {label} (drawn) | {r[key]:.2f} | |")
+    lines.append(f"| peak memory of the process (MB) | {r['peak_rss_mb']:,.0f} | |")
+    return "\n".join(lines)
 
 
 def report(r: dict[str, Any]) -> None:
@@ -265,6 +349,8 @@ def report(r: dict[str, Any]) -> None:
     for key in ("apptest_literacy_page_cold_seconds", "apptest_literacy_page_warm_seconds"):
         if key in r:
             print(f"{key.removeprefix('apptest_').replace('_', ' '):28s} {r[key]:6.2f} s")
+    print()
+    print(table(r))
 
 
 if __name__ == "__main__":

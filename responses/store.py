@@ -239,6 +239,7 @@ class ResponseStore(Protocol):
         *,
         version: str | None = None,
         columns: Sequence[str] | None = None,
+        narrow_integers: bool = False,
     ) -> ReadResult: ...
     def iter_batches(
         self,
@@ -415,6 +416,68 @@ def _conform(table: pa.Table, schema: pa.Schema, names: Sequence[str] | None = N
         else:
             arrays.append(pa.nulls(table.num_rows, f.type))
     return pa.Table.from_arrays(arrays, schema=pa.schema(fields))
+
+
+_NARROW_TYPES = ((pa.int8(), np.int8), (pa.int16(), np.int16), (pa.int32(), np.int32))
+
+
+def _narrowed(
+    schema: pa.Schema,
+    names: Sequence[str],
+    footers: Sequence[pq.FileMetaData],
+    chunks: Sequence[pa.Table],
+) -> pa.Schema:
+    """``schema`` with each ``int64`` column of ``names`` narrowed to the smallest of int8,
+    int16, int32 that holds all its values: those of the compacted files (``footers``: each
+    row group's min and max statistics, no data read) and of the small files' ``chunks``.
+
+    A column a file's statistics do not bound (no statistics, or not an integer column
+    there) stays ``int64``; a column with no values at all becomes ``int8``.
+    """
+    low: dict[str, int] = {}
+    high: dict[str, int] = {}
+    open_: set[str] = {n for n in names if pa.types.is_int64(schema.field(n).type)}
+
+    def bound(name: str, lo: int, hi: int) -> None:
+        low[name] = min(low.get(name, lo), lo)
+        high[name] = max(high.get(name, hi), hi)
+
+    for footer in footers:
+        index = {n: i for i, n in enumerate(footer.schema.names)}
+        here = [n for n in open_ if n in index]
+        for g in range(footer.num_row_groups):
+            group = footer.row_group(g)
+            for name in here:
+                if name not in open_:
+                    continue
+                chunk = group.column(index[name])
+                stats = chunk.statistics
+                if chunk.physical_type not in ("INT32", "INT64") or stats is None:
+                    open_.discard(name)
+                elif stats.has_min_max:
+                    bound(name, int(stats.min), int(stats.max))
+                elif not (stats.has_null_count and stats.num_values == 0):
+                    open_.discard(name)  # values without a min and max
+    for table in chunks:
+        for name in [n for n in open_ if n in table.column_names]:
+            column = table.column(name)
+            if column.null_count == len(column):
+                continue
+            if not pa.types.is_integer(column.type):
+                open_.discard(name)
+                continue
+            extremes = pc.min_max(column).as_py()
+            bound(name, int(extremes["min"]), int(extremes["max"]))
+    fields = []
+    for f in schema:
+        if f.name in open_:
+            lo, hi = low.get(f.name, 0), high.get(f.name, 0)
+            for typ, info in _NARROW_TYPES:
+                if np.iinfo(info).min <= lo and hi <= np.iinfo(info).max:
+                    f = f.with_type(typ)
+                    break
+        fields.append(f)
+    return pa.schema(fields, metadata=schema.metadata)
 
 
 def _concat(tables: Sequence[pa.Table]) -> pa.Table:
@@ -928,15 +991,24 @@ class ParquetResponseStore:
             quarantined.append(q)
 
     def _check_schemas(
-        self, files: Sequence[Path], quarantined: list[QuarantinedFile]
+        self,
+        files: Sequence[Path],
+        quarantined: list[QuarantinedFile],
+        metadata: list[pq.FileMetaData] | None = None,
     ) -> tuple[list[Path], list[pa.Schema]]:
-        """The files whose footer reads and that are response files, with their schemas;
-        the others are quarantined. A vanished file raises FileNotFoundError."""
+        """The files whose footer reads and that are response files, with their schemas
+        (and, into ``metadata`` when given, their footers); the others are quarantined. A
+        vanished file raises FileNotFoundError."""
         good: list[Path] = []
         schemas: list[pa.Schema] = []
         for f in files:
+            footer = None
             try:
-                schema = pq.read_schema(f)
+                if metadata is None:
+                    schema = pq.read_schema(f)
+                else:
+                    with pq.ParquetFile(f) as parquet:
+                        schema, footer = parquet.schema_arrow, parquet.metadata
             except FileNotFoundError:
                 raise
             except (pa.ArrowException, OSError) as exc:
@@ -948,6 +1020,8 @@ class ParquetResponseStore:
                 continue
             good.append(f)
             schemas.append(schema)
+            if metadata is not None and footer is not None:
+                metadata.append(footer)
         return good, schemas
 
     def _read_small(
@@ -1031,13 +1105,18 @@ class ParquetResponseStore:
         found: _Files,
         columns: Sequence[str] | None,
         quarantined: list[QuarantinedFile],
+        narrow_integers: bool = False,
     ) -> pa.Table:
-        """Read compacted and small files into one table with a unified schema."""
-        compacted, schemas = self._check_schemas(found.compacted, quarantined)
+        """Read compacted and small files into one table with a unified schema (its integer
+        columns narrowed when ``narrow_integers``: see :func:`_narrowed`)."""
+        footers: list[pq.FileMetaData] | None = [] if narrow_integers else None
+        compacted, schemas = self._check_schemas(found.compacted, quarantined, footers)
         chunks = self._read_small(found.small, quarantined, columns)
         all_schemas = schemas + [c.schema for c in chunks]
         schema = _unify(all_schemas) if all_schemas else pa.schema(list(META_COLUMNS.items()))
         wanted = self._columns(schema, columns)
+        if footers is not None:
+            schema = _narrowed(schema, wanted, footers, chunks)
         parts: list[pa.Table] = []
         if compacted:
             table = self._read_compacted(compacted, schema, wanted, quarantined)
@@ -1089,6 +1168,7 @@ class ParquetResponseStore:
         *,
         version: str | None = None,
         columns: Sequence[str] | None = None,
+        narrow_integers: bool = False,
     ) -> ReadResult:
         """All responses of a questionnaire as an Arrow table, one row per response id.
 
@@ -1101,6 +1181,11 @@ class ParquetResponseStore:
             version does not have is null in its rows; int and float widen to float).
         columns
             Only these columns (``response_id`` is always included).
+        narrow_integers
+            Read each ``int64`` column as the narrowest of ``int8``, ``int16``, ``int32``
+            that holds every stored value (known before reading from the Parquet files'
+            statistics; a column without statistics stays ``int64``). Answer codes then
+            take an eighth of the memory, and the read is faster.
 
         Returns
         -------
@@ -1119,14 +1204,14 @@ class ParquetResponseStore:
         for _attempt in range(5):
             try:
                 found = self._collect(questionnaire_id, version, quarantined)
-                table = self._read_files(found, columns, quarantined)
+                table = self._read_files(found, columns, quarantined, narrow_integers)
                 break
             except FileNotFoundError:  # compaction or deletion removed a file: list again
                 continue
         if table is None:
             with self._lock():
                 found = self._collect(questionnaire_id, version, quarantined)
-                table = self._read_files(found, columns, quarantined)
+                table = self._read_files(found, columns, quarantined, narrow_integers)
         kept, dropped = _dedupe(table)
         if columns is not None:
             kept = kept.select(list(dict.fromkeys(["response_id", *columns])))

@@ -208,6 +208,32 @@ def test_read_columns_and_dtype_backends(store):
         store.read("cfl", dtype_backend="numpy")  # type: ignore[arg-type]
 
 
+def test_narrow_integer_reads_hold_every_stored_value(store):
+    for i in range(12):
+        store.submit(make_record(i, answers={"k0": i % 5 + 1, "big": 2**40 + i, "k1": 3}))
+    store.compact("cfl")
+    # a small file beyond the compacted files' range, and one with a value below it
+    store.submit(make_record(20, answers={"k0": 300, "big": 1}))
+    store.submit(make_record(21, answers={"k0": -129, "big": 2}))
+    wide = store.read_table("cfl").table
+    narrow = store.read_table("cfl", narrow_integers=True).table
+    types = {name: narrow.schema.field(name).type for name in ("k0", "big", "k1", "province")}
+    # k0 spans -129...300 (int16); big needs int64; k1 (missing in the small files) int8
+    assert types == {"k0": pa.int16(), "big": pa.int64(), "k1": pa.int8(), "province": pa.int8()}
+    assert wide.schema.field("k0").type == pa.int64()
+    assert narrow.cast(wide.schema).equals(wide)
+    only = store.read_table("cfl", columns=["k0"], narrow_integers=True).table
+    assert only.column_names == ["response_id", "k0"] and only.num_rows == 14
+
+    # a compacted file without statistics: its columns cannot be bounded and stay int64
+    store.compact("cfl")
+    for path in parquet_files(store.root):
+        pq.write_table(pq.read_table(path), path, write_statistics=False)
+    plain = store.read_table("cfl", narrow_integers=True).table
+    assert plain.schema.field("k0").type == pa.int64()
+    assert plain.sort_by("response_id").equals(wide.sort_by("response_id"))
+
+
 def test_reading_nothing(store):
     frame = store.read("cfl")
     assert len(frame) == 0
