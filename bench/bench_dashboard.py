@@ -244,8 +244,15 @@ def main(argv: list[str] | None = None) -> int:
                                "machine": machine(), "data": str(root),
                                "source": args.source, "repeat": args.repeat}
     try:
+        marker = root / "bench-source.txt"  # how a reused folder was built
         if not (root / "responses" / "cfl").exists():
             results["build_seconds"] = build(root, args.n, args.source)
+            marker.write_text(args.source, encoding="utf-8")
+        else:
+            results["source"] = (
+                marker.read_text(encoding="utf-8").strip() if marker.exists()
+                else f"existing folder {root}"
+            )
         runs = [run_child(root, args.apptest, args.compare) for _ in range(args.repeat)]
         results.update(median(runs))
         results["runs"] = runs
