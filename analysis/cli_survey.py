@@ -711,12 +711,13 @@ def _simulate(args: argparse.Namespace) -> str:
     if args.version:
         questionnaire = registry.get(args.questionnaire, args.version)
     else:  # the version respondents are offered (open/close set by administrators)
-        from analysis.simulation import _offered_or_latest
+        from responses.overrides import offered_version
         from responses.store import ParquetResponseStore
 
-        registry.latest(args.questionnaire)  # an unknown id fails before the folder is touched
-        questionnaire = _offered_or_latest(
-            registry, ParquetResponseStore(folder), args.questionnaire
+        if not registry.versions(args.questionnaire):  # unknown: fail before touching the folder
+            registry.latest(args.questionnaire)
+        questionnaire = offered_version(
+            registry, ParquetResponseStore(folder).state, args.questionnaire
         )
     spec = SimulationSpec()
     if args.breakoff is not None:

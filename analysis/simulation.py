@@ -105,7 +105,7 @@ from analysis.scoring import DIMENSION_PREFIX, score_responses
 from analysis.targets import load_census
 from questionnaires.expressions import parse
 from questionnaires.model import SPECIAL_CODES, Question, Questionnaire
-from questionnaires.registry import QuestionnaireRegistry
+from responses.overrides import offered_version
 from responses.record import META_COLUMNS
 from responses.store import ParquetResponseStore
 from responses.submission import Paradata, save_progress, submit_answers
@@ -1983,17 +1983,6 @@ DEMO_SIZES: Mapping[str, int] = {"cfl": 3000, "oecd_infe": 1000, "edu_quiz": 200
 
 
 
-def _offered_or_latest(
-    registry: QuestionnaireRegistry, store: ParquetResponseStore, qid: str
-) -> Questionnaire:
-    """The version a new respondent is offered (administrators' open/close applied), or the
-    newest file version when every version is closed."""
-    from responses.overrides import effective_questionnaire
-
-    try:
-        return effective_questionnaire(registry, store.state, qid)
-    except KeyError:
-        return registry.latest(qid)  # unknown id: the registry's own message
 
 def demo(
     data_dir: str | os.PathLike[str],
@@ -2033,7 +2022,7 @@ def demo(
     results = []
     for offset, (qid, size) in enumerate(sizes.items()):
         try:
-            questionnaire = _offered_or_latest(registry, store, qid)
+            questionnaire = offered_version(registry, store.state, qid)
         except KeyError as error:
             raise SimulationError(str(error).strip("'\"")) from None
 

@@ -10,28 +10,21 @@ from __future__ import annotations
 
 import streamlit as st
 
-from app_pages.common import language, tr
-from app_pages.flow import Screen, SurveyRun, question_count, screen_index, screens
+from app_pages.common import questionnaire_language, tr
+from app_pages.flow import (
+    Screen,
+    SurveyRun,
+    question_count,
+    question_numbers,
+    screen_index,
+    screens,
+)
 from app_pages.questions import clear_widgets, draw_question, md, sync_answers
 from questionnaires.model import Questionnaire
 from responses.validation import prune_irrelevant, relevant_questions, validate_answers
 
 RUN = "admin_preview_run"
 OWNER = "admin_preview_owner"
-
-
-def _lang(questionnaire: Questionnaire) -> str:
-    lang = language()
-    return lang if lang in questionnaire.languages else "zh"
-
-
-def _numbering(questionnaire: Questionnaire) -> dict[str, int]:
-    numbers: dict[str, int] = {}
-    for section in questionnaire.sections:
-        for q in section.questions:
-            if q.type != "note":
-                numbers[q.name] = len(numbers) + 1
-    return numbers
 
 
 def _run(questionnaire: Questionnaire, key: str) -> SurveyRun:
@@ -74,7 +67,10 @@ def _move(questionnaire: Questionnaire, step: int) -> None:
         return
     if step > 0:
         problems = validate_answers(
-            questionnaire, run.answers, language=_lang(questionnaire), page=screen.section.name
+            questionnaire,
+            run.answers,
+            language=questionnaire_language(questionnaire),
+            page=screen.section.name,
         )
         names = {q.name for q in screen.answerable}
         run.errors = {}
@@ -102,7 +98,7 @@ def draw_preview(questionnaire: Questionnaire, *, key: str) -> None:
 
     ``key`` names the preview (a new key starts it afresh, e.g. for a new upload).
     """
-    lang = _lang(questionnaire)
+    lang = questionnaire_language(questionnaire)
     run = _run(questionnaire, key)
     one_per_page = st.toggle(
         tr("每屏一道题", "One question per screen"),
@@ -151,7 +147,7 @@ def draw_preview(questionnaire: Questionnaire, *, key: str) -> None:
             ),
             icon=":material/error:",
         )
-    numbers = _numbering(questionnaire)
+    numbers = question_numbers(questionnaire)
     for q in screen.questions:
         if q.name in relevance.questions:
             draw_question(

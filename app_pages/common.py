@@ -15,6 +15,7 @@ import streamlit as st
 
 import access
 from questionnaires import load_registry
+from questionnaires.model import Questionnaire
 from questionnaires.registry import QuestionnaireRegistry
 from responses.config import Config, load_config
 from responses.store import ParquetResponseStore
@@ -31,6 +32,13 @@ def language() -> Language:
         st.session_state["lang"] = wanted if wanted in LANGUAGES else "zh"
     lang = st.session_state["lang"]
     return "en" if lang == "en" else "zh"
+
+
+def questionnaire_language(questionnaire: Questionnaire) -> str:
+    """The interface language if ``questionnaire`` is written in it, else Chinese (every
+    questionnaire has Chinese)."""
+    lang = language()
+    return lang if lang in questionnaire.languages else "zh"
 
 
 _MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>~$:])")

@@ -140,6 +140,16 @@ def question_count(questionnaire: Questionnaire) -> int:
     return sum(1 for q in questionnaire.questions if q.is_answerable)
 
 
+def question_numbers(questionnaire: Questionnaire) -> dict[str, int]:
+    """The number shown before each question (notes are not numbered), in questionnaire order."""
+    numbers: dict[str, int] = {}
+    for section in questionnaire.sections:
+        for q in section.questions:
+            if q.type != "note":
+                numbers[q.name] = len(numbers) + 1
+    return numbers
+
+
 def open_questionnaires(registry: QuestionnaireRegistry) -> list[Questionnaire]:
     """The version offered of each questionnaire that has an open one, in id order."""
     out = []

@@ -20,12 +20,21 @@ import sqlite3
 import streamlit as st
 
 from app_pages import feedback_view
-from app_pages.common import client_key, config, language, registry, store, tr
+from app_pages.common import (
+    client_key,
+    config,
+    language,
+    questionnaire_language,
+    registry,
+    store,
+    tr,
+)
 from app_pages.flow import (
     Screen,
     SurveyRun,
     estimated_minutes,
     question_count,
+    question_numbers,
     screen_index,
     screens,
 )
@@ -115,10 +124,7 @@ def _questionnaire(run: SurveyRun) -> Questionnaire | None:
 
 
 def _lang(questionnaire: Questionnaire | None = None) -> str:
-    lang = language()
-    if questionnaire is not None and lang not in questionnaire.languages:
-        return "zh"
-    return lang
+    return language() if questionnaire is None else questionnaire_language(questionnaire)
 
 
 def _notice(kind: str, text: str) -> None:
@@ -785,15 +791,6 @@ def _consent(run: SurveyRun, questionnaire: Questionnaire) -> None:
         st.button(tr("不同意", "I do not agree"), key="consent_decline", on_click=_on_decline)
 
 
-def _numbering(questionnaire: Questionnaire) -> dict[str, int]:
-    numbers: dict[str, int] = {}
-    for section in questionnaire.sections:
-        for q in section.questions:
-            if q.type != "note":
-                numbers[q.name] = len(numbers) + 1
-    return numbers
-
-
 def _questions(run: SurveyRun, questionnaire: Questionnaire) -> None:
     lang = _lang(questionnaire)
     screen = _sync_screen(run, questionnaire)
@@ -832,7 +829,7 @@ def _questions(run: SurveyRun, questionnaire: Questionnaire) -> None:
             ),
             icon=":material/error:",
         )
-    numbers = _numbering(questionnaire)
+    numbers = question_numbers(questionnaire)
     for q in screen.questions:
         if q.name not in relevance.questions:
             continue

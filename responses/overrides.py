@@ -34,6 +34,7 @@ __all__ = [
     "effective_questionnaires",
     "make_quotas",
     "offered_questionnaires",
+    "offered_version",
     "quotas_from_json",
     "quotas_to_json",
     "reset_override",
@@ -164,6 +165,27 @@ def effective_questionnaire(
             "on the Questionnaires page"
         )
     return open_ones[-1]
+
+
+def offered_version(
+    registry: QuestionnaireRegistry, state: StateStore, id: str
+) -> Questionnaire:
+    """The version of ``id`` a new respondent is offered (:func:`effective_questionnaire`),
+    or the newest file version when every version is closed (by an administrator or in its
+    file): simulated and demo data need a version whatever its status.
+
+    Raises
+    ------
+    KeyError
+        ``id`` is not a questionnaire of ``registry`` (the registry's own message).
+    """
+    try:
+        return effective_questionnaire(registry, state, id)
+    except KeyError:
+        versions = registry.versions(id)
+        if not versions:
+            raise
+        return registry.get(id, versions[-1])
 
 
 def offered_questionnaires(

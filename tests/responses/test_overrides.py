@@ -19,6 +19,7 @@ from responses.overrides import (
     effective_questionnaires,
     make_quotas,
     offered_questionnaires,
+    offered_version,
     quotas_from_json,
     quotas_to_json,
     reset_override,
@@ -89,6 +90,19 @@ def test_without_overrides_the_files_settings_apply(store, registry):
         effective_questionnaire(registry, store.state, "nope")
     with pytest.raises(KeyError, match="has no version '9'"):
         effective_questionnaire(registry, store.state, "qov", "9")
+
+
+def test_offered_version_is_the_open_one_or_else_the_newest(store, registry):
+    """What demo and simulated data are made for: the version respondents are offered, and
+    when every version is closed, the newest file version rather than nothing."""
+    assert offered_version(registry, store.state, "qov").version == "2"
+    set_status(store.state, registry, "qov", "2", "closed", actor="wang.li")
+    assert offered_version(registry, store.state, "qov").version == "1"
+    set_status(store.state, registry, "qov", "1", "closed", actor="wang.li")
+    assert offered_version(registry, store.state, "qov") == registry.get("qov", "2")
+    assert offered_version(registry, store.state, "qshut") == registry.get("qshut", "1")
+    with pytest.raises(KeyError, match="no questionnaire 'nope'"):
+        offered_version(registry, store.state, "nope")
 
 
 def test_closing_the_newest_version_offers_the_previous_one(store, registry):
