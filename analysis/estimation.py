@@ -428,38 +428,71 @@ def _linear_elements(design: Design, terms: Sequence[_Term], domains: _Domains) 
     n_out = np.empty((n_dom, n_terms))
     vsrs = np.empty((n_dom, n_terms))
     valid_rows = dom >= 0
+    row_dom = np.maximum(dom, 0)
+    # Group totals that do not depend on the term: a term every row counts in reuses them.
+    g_w = gsum(w)
+    g_w2 = gsum(w2)
+    g_n = np.bincount(group, minlength=n_groups).astype(np.float64)
+    w_base = None if w0 is None else gsum(w0)
     for j, term in enumerate(terms):
         m = term.mask & valid_rows
-        mf = m.astype(np.float64)
-        cols, shift = _term_columns(term, m, dom, n_dom, w)
-        variables = [mf, *cols]
-        for a, v in enumerate(variables):
-            p_sums[a, :, j] = gsum(w * v)
-            for b in range(a, len(variables)):
-                q_sums[a, b, :, j] = gsum(w2 * v * variables[b])
-                q_sums[b, a, :, j] = q_sums[a, b, :, j]
-        w_off[:, j] = gsum(w * (1.0 - mf))
-        w2_off[:, j] = gsum(w2 * (1.0 - mf))
-        count = gsum(mf)
+        every = bool(m.all())
+        if every:
+            mf = None
+            wm, p0, q00, count = w, g_w, g_w2, g_n
+            values = list(term.columns)
+        else:
+            mf = m.astype(np.float64)
+            wm = w * mf
+            p0, q00, count = gsum(wm), gsum(w2 * mf), gsum(mf)
+            values = [np.where(m, col, 0.0) for col in term.columns]
+            w_off[:, j] = g_w - p0
+            w2_off[:, j] = g_w2 - q00
+        d0 = dsum(p0)
+        shift = np.zeros(n_dom)
+        if term.statistic in ("mean", "proportion", "total"):
+            # Centre the variable on its domain's weighted mean (zero where the row does not
+            # count), so that the sums of squares below lose no precision.
+            with np.errstate(invalid="ignore", divide="ignore"):
+                shift = np.where(d0 > 0, dsum(gsum(wm * values[0])) / np.where(d0 > 0, d0, 1), 0)
+            values[0] = values[0] - shift[row_dom]
+            if mf is not None:
+                values[0] *= mf
+        # w * v for every variable v = (m, a1 (, a2)); a1, a2 are already zero off the term.
+        weighted = [wm, *(wm * v for v in values)]
+        k = len(weighted)
+        p_sums[0, :, j] = p0
+        q_sums[0, 0, :, j] = q00
+        for a in range(1, k):
+            p_sums[a, :, j] = gsum(weighted[a])
+            q_sums[0, a, :, j] = q_sums[a, 0, :, j] = gsum(w * weighted[a])
+            for b in range(a, k):
+                q_sums[a, b, :, j] = q_sums[b, a, :, j] = gsum(weighted[a] * weighted[b])
         counts[:, j] = count
-        d = [dsum(p_sums[a, :, j]) for a in range(len(variables))]
+        d = [d0, *(dsum(p_sums[a, :, j]) for a in range(1, k))]
         d_n = dsum(count)
-        moments = {"11": dsum(gsum(w * variables[1] * variables[1]))}
-        if len(variables) == 3:
-            moments["12"] = dsum(gsum(w * variables[1] * variables[2]))
-            moments["22"] = dsum(gsum(w * variables[2] * variables[2]))
-        d2 = d[2] if len(variables) == 3 else None
+        moments = {"11": dsum(gsum(weighted[1] * values[0]))}
+        if k == 3:
+            moments["12"] = dsum(gsum(weighted[1] * values[1]))
+            moments["22"] = dsum(gsum(weighted[2] * values[1]))
+        d2 = d[2] if k == 3 else None
         est, c0, c1, c2 = _coefficients(term, shift, d[0], d[1], d2)
         estimate[:, j] = est
         n_out[:, j] = d_n
         vsrs[:, j] = _srs_variance(term, est, d[0], d[1], d2, moments, d_n)
         coef[:, :, j] = np.vstack([c0, c1, c2])[:n_vars]
-        own = [coef[a, gd, j] for a in range(len(variables))]
+        own = [coef[a, gd, j] for a in range(k)]
         if cal is not None and cal.kind == "greg":
-            base = w if w0 is None else w0
-            b_val[:, j] = sum(c * gsum(base * v) for c, v in zip(own, variables, strict=True))
+            if w0 is None:
+                sums = [p_sums[a, :, j] for a in range(k)]
+            else:
+                base_m = w0 if mf is None else w0 * mf
+                sums = [required(w_base, "base weights") if mf is None else gsum(base_m)]
+                sums += [gsum(w0 * v) for v in values]
+            b_val[:, j] = sum(c * t for c, t in zip(own, sums, strict=True))
         elif cal is not None:
-            u_val[:, j] = sum(c * gsum(v) for c, v in zip(own, variables, strict=True))
+            sums = [count, *(gsum(v) for v in values)]
+            u_val[:, j] = sum(c * t for c, t in zip(own, sums, strict=True))
     b_val[~in_domain] = 0.0
     u_val[~in_domain] = 0.0
     gamma = np.zeros((n_cells, n_est))
@@ -475,8 +508,7 @@ def _linear_elements(design: Design, terms: Sequence[_Term], domains: _Domains) 
             gamma, _ = calibration_coefficients(design, b_cell=cell_sums)
         else:
             gamma, _ = calibration_coefficients(design, u_cell=cell_sums)
-    w_all = gsum(w)
-    w2_all = gsum(w2)
+    w_all, w2_all = g_w, g_w2
     starts = np.flatnonzero(np.r_[True, g_h[1:] != g_h[:-1]])
     s1 = np.zeros((n_strata, n_est))
     s2 = np.zeros((n_strata, n_est))
