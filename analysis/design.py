@@ -337,6 +337,9 @@ def _build_structure(design: Design) -> _Structure:
         key = stratum * n_clusters + cluster
         psu, psu_keys = relabel(key, n_strata * n_clusters)
         psu_stratum = psu_keys // n_clusters
+    elif design.strata is None:
+        psu = np.arange(n, dtype=np.int64)
+        psu_stratum = stratum
     else:
         order = np.argsort(stratum, kind="stable")
         psu = np.empty(n, dtype=np.int64)
@@ -433,12 +436,26 @@ def _build_structure(design: Design) -> _Structure:
         cell = calibration.cell
         n_cells = calibration.n_cells
 
-    pc_key = psu * n_cells + cell
-    pc_code, pc_uniques = relabel(pc_key, n_psu * n_cells)
-    pc_psu = pc_uniques // n_cells
-    pc_cell = pc_uniques % n_cells
-    pc_weight = np.bincount(pc_code, weights=w, minlength=len(pc_uniques))
-    psu_cell_weight = sparse.csr_matrix((pc_weight, (pc_psu, pc_cell)), shape=(n_psu, n_cells))
+    if design.cluster is None:
+        # Every row is its own PSU, so its (PSU, cell) group is the row: no relabelling.
+        pc_code = psu
+        pc_psu = np.arange(n_psu, dtype=np.int64)
+        pc_cell = np.empty(n_psu, dtype=np.int64)
+        pc_cell[psu] = cell
+        pc_weight = np.empty(n_psu)
+        pc_weight[psu] = w
+        psu_cell_weight = sparse.csr_matrix(
+            (pc_weight, pc_cell, np.arange(n_psu + 1, dtype=np.int64)), shape=(n_psu, n_cells)
+        )
+    else:
+        pc_key = psu * n_cells + cell
+        pc_code, pc_uniques = relabel(pc_key, n_psu * n_cells)
+        pc_psu = pc_uniques // n_cells
+        pc_cell = pc_uniques % n_cells
+        pc_weight = np.bincount(pc_code, weights=w, minlength=len(pc_uniques))
+        psu_cell_weight = sparse.csr_matrix(
+            (pc_weight, (pc_psu, pc_cell)), shape=(n_psu, n_cells)
+        )
     return _Structure(
         n=n,
         w=w,
