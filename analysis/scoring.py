@@ -171,6 +171,26 @@ IntArray = NDArray[np.int64]
 BoolArray = NDArray[np.bool_]
 
 
+@dataclass(frozen=True)
+class _Buffers:
+    """Per-row work arrays reused across the answer columns of one scoring call, so that a
+    column costs passes over memory already in use rather than fresh allocations."""
+
+    index: IntArray  # shifted codes of a table lookup
+    scores: FloatArray | None  # an item's scores, when they are not kept as a column
+    flags: BoolArray
+    missing: BoolArray
+
+    @classmethod
+    def of(cls, n: int, *, keep_scores: bool) -> _Buffers:
+        return cls(
+            index=np.empty(n, dtype=np.int64),
+            scores=None if keep_scores else np.empty(n),
+            flags=np.empty(n, dtype=bool),
+            missing=np.empty(n, dtype=bool),
+        )
+
+
 class ScoringWarning(AnalysisWarning):
     """Scores were computed but something looks wrong (e.g. a derived score outside its range)."""
 
@@ -414,10 +434,12 @@ def _masked(series: pd.Series) -> tuple[NDArray[Any], BoolArray] | None:
 
 def _integers(
     series: pd.Series, name: str, problems: list[str]
-) -> tuple[IntArray, BoolArray] | None:
-    """Codes as int64 (arbitrary where missing) and the missing mask; None and a problem if not.
+) -> tuple[NDArray[np.integer], BoolArray] | None:
+    """Codes (arbitrary where missing) and the missing mask; None and a problem if not.
 
-    Neither array may be written to: they can be the column's own buffers.
+    Integer columns keep their width (``Int8`` codes stay int8: a read with narrowed
+    integers is scored without widening); whole floats become int64. Neither array may be
+    written to: they can be the column's own buffers.
     """
     dtype = series.dtype
     parts = None
@@ -431,8 +453,6 @@ def _integers(
         return None
     values, missing = parts
     if values.dtype.kind in "iu":
-        if values.dtype != np.int64:
-            values = values.astype(np.int64)
         return values, missing
     with np.errstate(invalid="ignore"):
         whole = np.isfinite(values) & (values == np.round(values))
@@ -470,15 +490,25 @@ def _numbers(
     return values.astype(np.float64), missing
 
 
-def _lookup(codes: IntArray, low: int, table: NDArray[Any]) -> NDArray[Any]:
+def _lookup(
+    codes: NDArray[np.integer],
+    low: int,
+    table: NDArray[Any],
+    *,
+    out: NDArray[Any] | None = None,
+    index: IntArray | None = None,
+) -> NDArray[Any]:
     """``table[code - low + 1]`` per row, codes outside the table getting its end slots.
 
     ``table`` covers the codes ``low - 1 ... low + len(table) - 2``: its first and last slots
     are sentinels (value of "not a code") that also catch every code below or above, as
-    ``numpy.take(mode="clip")`` clamps the index.
+    ``numpy.take(mode="clip")`` clamps the index. Codes of any integer width; the shift is
+    done in int64. ``out`` (the table's dtype) and ``index`` (int64), of the codes' length,
+    are buffers to reuse instead of allocating.
     """
-    out: NDArray[Any] = table.take(codes - (low - 1), mode="clip")
-    return out
+    shifted = np.subtract(codes, low - 1, out=index, dtype=np.int64)
+    result: NDArray[Any] = table.take(shifted, mode="clip", out=out)
+    return result
 
 
 def _new_table(low: int, high: int, fill: float, dtype: Any) -> NDArray[Any]:
@@ -492,7 +522,9 @@ def _code_range(question: Question) -> tuple[int, int]:
     return min(codes), max(codes)
 
 
-def _bad_codes(name: str, codes: IntArray, bad: BoolArray, question: Question) -> str:
+def _bad_codes(
+    name: str, codes: NDArray[np.integer], bad: BoolArray, question: Question
+) -> str:
     found = np.unique(codes[bad])
     shown = ", ".join(str(int(c)) for c in found[:5])
     allowed = ", ".join(str(c) for c in question.option_codes().values())
@@ -508,10 +540,19 @@ Scores = tuple[FloatArray, BoolArray]
 """An item's scores with 0 where left out, and the left-out mask."""
 
 
-def _score_item(frame: pd.DataFrame, item: _Item, problems: list[str]) -> Scores | None:
+def _score_item(
+    frame: pd.DataFrame, item: _Item, problems: list[str], buffers: _Buffers | None = None
+) -> Scores | None:
+    """The item's scores and left-out mask.
+
+    With ``buffers`` whose ``scores`` is set, a choice item's scores are written there and
+    its mask is a buffer or the column's own mask: both hold only until the next call, and
+    neither may be written to.
+    """
     q = item.question
+    index = None if buffers is None else buffers.index
     if q.type == "multiple_choice":
-        return _score_multiple(frame, item, problems)
+        return _score_multiple(frame, item, problems, index)
     series = _column(frame, item.columns[0], f"answer to '{q.name}'", problems)
     if series is None:
         return None
@@ -536,14 +577,21 @@ def _score_item(frame: pd.DataFrame, item: _Item, problems: list[str]) -> Scores
     codes, given_missing = codes_read
     if item.table is None:  # pragma: no cover - set for choice items
         raise ScoringError(f"question '{q.name}' has no code table")
-    out = _lookup(codes, item.offset, item.table)
-    invalid = out < 0
+    reuse = buffers is not None and buffers.scores is not None
+    out = _lookup(
+        codes, item.offset, item.table, out=buffers.scores if buffers else None, index=index
+    )
+    invalid = np.less(out, 0, out=buffers.flags if buffers else None)
     if invalid.any():
         bad = invalid & ~given_missing
         if bad.any():
             problems.append(_bad_codes(q.name, codes, bad, q))
             return None
-    missing = given_missing | np.isnan(out) if item.kind == "scale" else given_missing.copy()
+    if item.kind == "scale":
+        missing = np.isnan(out, out=buffers.missing if reuse and buffers else None)
+        missing |= given_missing
+    else:
+        missing = given_missing if reuse else given_missing.copy()
     np.putmask(out, missing, 0.0)
     return out, missing
 
@@ -552,9 +600,15 @@ _MULTI_TABLE = np.array([-3, -2, -1, 0, 1, -3], dtype=np.int8)  # codes -3 ... 2
 
 
 def _multiple_codes(
-    frame: pd.DataFrame, question: Question, column: str, problems: list[str]
+    frame: pd.DataFrame,
+    question: Question,
+    column: str,
+    problems: list[str],
+    index: IntArray | None = None,
 ) -> tuple[NDArray[np.int8], BoolArray] | None:
-    """A multiple-choice option column as int8 (1 chosen, 0 not, -1/-2 special) and its mask."""
+    """A multiple-choice option column as int8 (1 chosen, 0 not, -1/-2 special) and its mask.
+
+    ``index``: an int64 buffer for the lookup (see :func:`_lookup`)."""
     series = _column(frame, column, f"option of '{question.name}'", problems)
     if series is None:
         return None
@@ -567,7 +621,7 @@ def _multiple_codes(
     for code in (-2, -1):
         if code not in allowed:
             table[code + 3] = -3
-    out = _lookup(codes, -2, table)
+    out = _lookup(codes, -2, table, index=index)
     invalid = out == -3
     if invalid.any():
         bad = invalid & ~missing
@@ -582,13 +636,15 @@ def _multiple_codes(
     return out, missing
 
 
-def _score_multiple(frame: pd.DataFrame, item: _Item, problems: list[str]) -> Scores | None:
+def _score_multiple(
+    frame: pd.DataFrame, item: _Item, problems: list[str], index: IntArray | None = None
+) -> Scores | None:
     q = item.question
     right: BoolArray | None = None
     first_missing: BoolArray | None = None
     special: BoolArray | None = None
     for column, must in zip(item.columns, item.must_choose, strict=True):
-        read = _multiple_codes(frame, q, column, problems)
+        read = _multiple_codes(frame, q, column, problems, index)
         if read is None:
             return None
         codes, missing = read
@@ -623,9 +679,11 @@ def _choice_codes(
     specials_seen: dict[str, dict[str, int]],
     role: str,
     values: Sequence[int] | None = None,
-) -> IntArray | None:
+    index: IntArray | None = None,
+) -> NDArray[np.integer] | None:
     """Per row ``values[i]`` for option ``i`` (default: ``i``, the list position), -1 where
-    missing or special; special answers are counted into ``specials_seen[role]``."""
+    missing or special (int16 when the values fit); special answers are counted into
+    ``specials_seen[role]``."""
     series = _column(frame, question.name, f"question with role '{role}'", problems)
     if series is None:
         return None
@@ -635,20 +693,22 @@ def _choice_codes(
     codes, missing = read
     options = question.choices.choices if question.choices is not None else ()
     low, high = _code_range(question)
-    # -1 dont_know, -2 prefer_not, -3 not a code of the question
-    table = _new_table(low, high, -3, np.int64)
+    # -1 dont_know, -2 prefer_not, -3 not a code of the question, -4 missing
+    targets = range(len(options)) if values is None else values
+    narrow = max(targets, default=0) < np.iinfo(np.int16).max
+    table = _new_table(low, high, -3, np.int16 if narrow else np.int64)
     for i, option in enumerate(options):
         table[option.code - low + 1] = i if values is None else values[i]
     for special in question.special:
         table[SPECIAL_CODES[special] - low + 1] = SPECIAL_CODES[special]
-    out = _lookup(codes, low, table)
+    out = _lookup(codes, low, table, index=index)
     np.putmask(out, missing, -4)
-    tally = np.bincount(np.minimum(out, 0) + 4, minlength=5)
-    if tally[1]:
-        problems.append(_bad_codes(question.name, codes, (out == -3), question))
+    invalid = out == -3
+    if invalid.any():
+        problems.append(_bad_codes(question.name, codes, invalid, question))
         return None
     for special in question.special:
-        count = int(tally[SPECIAL_CODES[special] + 4])
+        count = int(np.count_nonzero(out == SPECIAL_CODES[special]))
         if count:
             specials_seen.setdefault(role, {})[special] = count
     np.maximum(out, -1, out=out)
@@ -715,6 +775,7 @@ def _analysis_columns(
     age_groups: Sequence[int],
     problems: list[str],
     specials_seen: dict[str, dict[str, int]],
+    index: IntArray | None = None,
 ) -> dict[str, Any]:
     roles = questionnaire.roles()
     n = len(frame)
@@ -724,12 +785,18 @@ def _analysis_columns(
     census = _census()
     gb_codes = census["gb_code"].to_numpy(dtype=np.int64)
     position = {int(code): i for i, code in enumerate(gb_codes)}
-    row: IntArray | None = None  # census row per response, -1 when missing
+    row: NDArray[np.integer] | None = None  # census row per response, -1 when missing
     q = roles.get("province")
     if q is not None:
         options = q.choices.choices if q.choices is not None else ()
         row = _choice_codes(
-            frame, q, problems, specials_seen, "province", [position[c.code] for c in options]
+            frame,
+            q,
+            problems,
+            specials_seen,
+            "province",
+            [position[c.code] for c in options],
+            index,
         )
     elif "province" in frame.columns:
         read = _integers(frame["province"], "province", problems)
@@ -737,7 +804,7 @@ def _analysis_columns(
             stored, stored_missing = read
             table = _new_table(0, 99, -3, np.int64)
             table[gb_codes + 1] = np.arange(len(gb_codes))
-            row = _lookup(stored, 0, table)
+            row = _lookup(stored, 0, table, index=index)
             np.putmask(row, stored_missing, -1)
             if (row == -3).any():
                 bad = sorted({int(v) for v in stored[row == -3]})
@@ -760,7 +827,7 @@ def _analysis_columns(
         q = roles.get(role)
         if q is None:
             continue
-        codes = _choice_codes(frame, q, problems, specials_seen, role)
+        codes = _choice_codes(frame, q, problems, specials_seen, role, index=index)
         if codes is not None:
             out[role] = _categorical(codes, q.choices.names if q.choices else ())
 
@@ -769,7 +836,7 @@ def _analysis_columns(
     if q is not None:
         labels = _age_labels(age_groups)
         if q.type == "single_choice":
-            codes = _choice_codes(frame, q, problems, specials_seen, "age")
+            codes = _choice_codes(frame, q, problems, specials_seen, "age", index=index)
             if codes is not None:
                 names = q.choices.names if q.choices else ()
                 bands = ["0-14", "15-59", "60+"]
@@ -819,17 +886,17 @@ def _analysis_columns(
                     np.where(missing, 0.0, values), missing.copy()
                 )
         else:
-            codes = _choice_codes(frame, q, problems, specials_seen, role)
+            codes = _choice_codes(frame, q, problems, specials_seen, role, index=index)
             if codes is not None:
                 out[role] = _categorical(codes, q.choices.names if q.choices else ())
 
     # -- exposure to financial education
     q = roles.get("exposure")
     if q is not None:
-        out.update(_exposure(frame, q, problems, specials_seen))
+        out.update(_exposure(frame, q, problems, specials_seen, index))
     q = roles.get("exposure_recency")
     if q is not None:
-        codes = _choice_codes(frame, q, problems, specials_seen, "exposure_recency")
+        codes = _choice_codes(frame, q, problems, specials_seen, "exposure_recency", index=index)
         if codes is not None:
             months = np.array(
                 [c.recency_months if c.recency_months is not None else -1 for c in q.choices or ()]
@@ -851,7 +918,7 @@ def _analysis_columns(
             out["participant_code"] = text.array
     q = roles.get("phase")
     if q is not None:
-        codes = _choice_codes(frame, q, problems, specials_seen, "phase")
+        codes = _choice_codes(frame, q, problems, specials_seen, "phase", index=index)
         if codes is not None:
             out["phase"] = _categorical(codes, q.choices.names if q.choices else ())
     order = {name: i for i, name in enumerate(ANALYSIS_COLUMNS)}
@@ -863,6 +930,7 @@ def _exposure(
     question: Question,
     problems: list[str],
     specials_seen: dict[str, dict[str, int]],
+    index: IntArray | None = None,
 ) -> dict[str, Any]:
     n = len(frame)
     kinds: dict[str, BoolArray] = {k: np.zeros(n, dtype=bool) for k in EXPOSURE_KINDS}
@@ -870,7 +938,7 @@ def _exposure(
     empty: BoolArray | None = None
     for i, option in enumerate(question.choices or ()):
         column = f"{question.name}__{option.name}"
-        read = _multiple_codes(frame, question, column, problems)
+        read = _multiple_codes(frame, question, column, problems, index)
         if read is None:
             return {}
         codes, missing = read
@@ -1001,9 +1069,11 @@ def score_responses(
     skipped = {d.name: np.zeros(n, dtype=np.int32) for d in questionnaire.dimensions}
     planned = {d.name: 0 for d in questionnaire.dimensions}
     item_arrays: dict[str, Scores] = {}
+    # Lookups reuse one index buffer; without item columns to keep, so do the scores.
+    buffers = _Buffers.of(n, keep_scores=item_scores)
     for item in plan.items:
         planned[item.dimension] += 1
-        scores = _score_item(responses, item, problems)
+        scores = _score_item(responses, item, problems, buffers)
         if scores is None:
             continue
         values, missing = scores
@@ -1013,7 +1083,9 @@ def score_responses(
             item_arrays[item.question.name] = scores
 
     specials_seen: dict[str, dict[str, int]] = {}
-    analysis = _analysis_columns(responses, questionnaire, edges, problems, specials_seen)
+    analysis = _analysis_columns(
+        responses, questionnaire, edges, problems, specials_seen, buffers.index
+    )
     if problems:
         raise ScoringError(_problem_text(questionnaire, problems))
 

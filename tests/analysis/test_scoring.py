@@ -1389,6 +1389,44 @@ def test_scores_do_not_depend_on_the_option_order_shown(data: st.DataObject, nam
     )
 
 
+def narrowed(frame: pd.DataFrame, junk: int) -> pd.DataFrame:
+    """The frame with each Int64 column as the narrowest masked type that holds it (as
+    ``store.read(narrow_integers=True)`` gives), and ``junk`` under every missing value."""
+    out = {}
+    for name, column in frame.items():
+        if str(column.dtype) != "Int64":
+            out[name] = column
+            continue
+        values = column.to_numpy(dtype=np.int64, na_value=0)
+        missing = column.isna().to_numpy()
+        for width in (np.int8, np.int16, np.int32, np.int64):
+            info = np.iinfo(width)
+            if values.size == 0 or (info.min <= values.min() and values.max() <= info.max):
+                break
+        narrow = values.astype(width)
+        narrow[missing] = np.array(junk).astype(width)
+        out[name] = pd.arrays.IntegerArray(narrow, missing)
+    return pd.DataFrame(out, index=frame.index)
+
+
+@PROPERTY
+@given(data=st.data(), name=st.sampled_from(sorted(SHIPPED)), junk=st.sampled_from([0, 99, -7]))
+def test_narrow_integer_columns_score_as_int64_ones(
+    data: st.DataObject, name: str, junk: int
+) -> None:
+    """Codes read as Int8/Int16 (the store's narrow read), whatever lies under the missing
+    mask, score exactly as Int64 codes, with or without the item columns kept."""
+    qn = SHIPPED[name]
+    frame = stored(qn, data.draw(answer_rows(qn)))
+    wide = score_responses(frame, qn).frame
+    narrow = narrowed(frame, junk)
+    assert any(str(t) == "Int8" for t in narrow.dtypes)
+    pd.testing.assert_frame_equal(score_responses(narrow, qn).frame, wide)
+    lean = score_responses(narrow, qn, item_scores=False).frame
+    kept = [c for c in wide.columns if not c.startswith("score__")]
+    pd.testing.assert_frame_equal(lean, wide[kept])
+
+
 ABCD_LINES = {
     line.split("name: ")[1].split(",")[0]: line
     for line in REFQ_YAML.splitlines()

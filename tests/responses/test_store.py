@@ -234,6 +234,17 @@ def test_narrow_integer_reads_hold_every_stored_value(store):
     assert plain.sort_by("response_id").equals(wide.sort_by("response_id"))
 
 
+def test_narrow_integer_read_as_masked_pandas_columns(store):
+    for i in range(6):
+        store.submit(make_record(i, answers={"k0": i % 5 + 1, "big": 2**40 + i}))
+    store.submit(make_record(7, answers={"k0": None, "big": 1}))
+    wide = store.read("cfl").sort_values("response_id", ignore_index=True)
+    narrow = store.read("cfl", narrow_integers=True).sort_values("response_id", ignore_index=True)
+    assert str(narrow["k0"].dtype) == "Int8" and str(narrow["big"].dtype) == "Int64"
+    assert narrow["k0"].isna().sum() == 1
+    pd.testing.assert_frame_equal(narrow.astype(wide.dtypes.to_dict()), wide)
+
+
 def test_reading_nothing(store):
     frame = store.read("cfl")
     assert len(frame) == 0
