@@ -134,7 +134,13 @@ def _domains(design: AnyDesign, by: str | Sequence[str] | None) -> _Domains:
     for code in codes:
         missing |= code < 0
     domain = np.full(n, -1, dtype=np.int64)
-    if (~missing).any():
+    if len(codes) == 1 and not missing.any():
+        # One column, every row in a domain: its codes (0 ... k-1, each present) are the domains.
+        domain = codes[0].view()
+        domain.flags.writeable = False  # the design's cached codes
+        combos = np.arange(len(uniques[0]), dtype=np.int64)[:, None]
+        labels = tuple({names[0]: _native(uniques[0][int(c[0])])} for c in combos)
+    elif (~missing).any():
         joint, combos = _combine_codes([c[~missing] for c in codes])
         domain[~missing] = joint
         labels = tuple(

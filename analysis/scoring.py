@@ -91,6 +91,8 @@ from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 from numpy.typing import ArrayLike, NDArray
 
 from analysis.errors import AnalysisWarning, ScoringError
@@ -964,6 +966,20 @@ def _exposure(
 
 
 # ============================================================================ score_responses
+def _all_equal_or_missing(values: pd.Series, expected: str) -> bool:
+    """Whether every present value is ``expected``: one Arrow comparison for Arrow-backed
+    text (the store's), False (look closer) for anything else."""
+    if not isinstance(values.dtype, pd.StringDtype | pd.ArrowDtype):
+        return False
+    try:
+        array = pa.chunked_array(pa.array(values.array))
+    except (pa.ArrowException, TypeError, ValueError):
+        return False
+    if not pa.types.is_string(array.type) and not pa.types.is_large_string(array.type):
+        return False
+    return not pc.any(pc.not_equal(array, expected)).as_py()
+
+
 def _check_questionnaire(frame: pd.DataFrame, questionnaire: Questionnaire) -> list[str]:
     problems = []
     for column, expected in (
@@ -972,6 +988,8 @@ def _check_questionnaire(frame: pd.DataFrame, questionnaire: Questionnaire) -> l
     ):
         if column in frame.columns:
             values = frame[column]
+            if _all_equal_or_missing(values, expected):
+                continue
             other = values.notna() & (values != expected)
             if other.any():
                 found = sorted({str(v) for v in pd.unique(values[other])})
@@ -1096,21 +1114,22 @@ def score_responses(
 
     index_sum = np.zeros(n)
     for d in questionnaire.dimensions:
-        count = (planned[d.name] - skipped[d.name]).astype(np.int64)
+        count = planned[d.name] - skipped[d.name]
         if d.score is not None:
             low, high = _derived_range(questionnaire, d.score)
             values = derived_values[d.score].to_numpy(dtype=np.float64, na_value=np.nan)
             dim = 100.0 * (values - low) / (high - low)
         else:
+            # 100 * sum / count, in place; no item answered: the sum is 0, and 0 / 0 is NaN.
+            dim = np.multiply(sums[d.name], 100.0, out=sums[d.name])
             with np.errstate(invalid="ignore", divide="ignore"):
-                dim = np.where(count > 0, 100.0 * sums[d.name] / np.maximum(count, 1), np.nan)
-        columns[COUNT_PREFIX + d.name] = count
+                np.divide(dim, count, out=dim)
+        columns[COUNT_PREFIX + d.name] = count.astype(np.int64)
         missing = np.isnan(dim)
-        columns[DIMENSION_PREFIX + d.name] = pd.arrays.FloatingArray(
-            np.where(missing, 0.0, dim), missing
-        )
         if weights.get(d.name, 0.0) > 0:
-            index_sum = index_sum + weights[d.name] * dim
+            index_sum += weights[d.name] * dim
+        np.putmask(dim, missing, 0.0)
+        columns[DIMENSION_PREFIX + d.name] = pd.arrays.FloatingArray(dim, missing)
     for name, values in derived_values.items():
         columns[name] = values.array
     if questionnaire.index is not None:

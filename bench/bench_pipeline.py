@@ -4,7 +4,8 @@ Data: ``n`` cfl responses simulated with :mod:`analysis.simulation` (no break-of
 through the real store as compacted Parquet files (one per province, zstd). The pipeline:
 
 1. read the responses from the store (``ParquetResponseStore.read``, the answer columns and
-   the questionnaire keys: not the paradata), timed apart;
+   the questionnaire keys, not the paradata; integers narrowed to the smallest width that
+   holds the stored values, ``narrow_integers=True``, as the dashboards read), timed apart;
 2. score them (``score_responses``, index + 4 dimensions + analysis columns);
 3. rake the weights to the 4 within-province census margins ``province``, ``province*sex``,
    ``province*age_band``, ``province*urban`` (``calibrate(method="rake")``);
@@ -146,7 +147,7 @@ def worker_ours(store: Path, repeat: int) -> dict:
     for _ in range(repeat):
         t0 = time.perf_counter()
         with ParquetResponseStore(store) as s:
-            raw = s.read("cfl", columns=columns)
+            raw = s.read("cfl", columns=columns, narrow_integers=True)
         t1 = time.perf_counter()
         data_rss = _reset_peak()
         t2 = time.perf_counter()
