@@ -501,7 +501,7 @@ def _build_structure(design: Design) -> _Structure:
         pc_psu = np.arange(n_psu, dtype=np.int64)
         pc_cell = np.empty(n_psu, dtype=np.int64)
         pc_cell[psu] = cell
-        pc_weight = np.empty(n_psu)
+        pc_weight: np.ndarray = np.empty(n_psu)
         pc_weight[psu] = w
         psu_cell_weight = sparse.csr_matrix(
             (pc_weight, pc_cell, np.arange(n_psu + 1, dtype=np.int64)), shape=(n_psu, n_cells)

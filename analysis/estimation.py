@@ -440,18 +440,35 @@ def _linear_elements(design: Design, terms: Sequence[_Term], domains: _Domains) 
     g_w2 = gsum(w2)
     g_n = np.bincount(group, minlength=n_groups).astype(np.float64)
     w_base = None if w0 is None else gsum(w0)
+    # Work arrays reused by every term (products are formed in place, then summed by group).
+    n_rows = len(w)
+    n_cols = n_vars - 1
+    tmp = np.empty(n_rows)
+    mask_f = np.empty(n_rows)
+    weight_m = np.empty(n_rows)
+    value_bufs = [np.empty(n_rows) for _ in range(n_cols)]
+    weighted_bufs = [np.empty(n_rows) for _ in range(n_cols)]
+
+    def product_sum(x: np.ndarray, y: np.ndarray) -> np.ndarray:
+        return gsum(np.multiply(x, y, out=tmp))
+
     for j, term in enumerate(terms):
         m = term.mask & valid_rows
         every = bool(m.all())
+        values = list(term.columns)  # read only: centring writes into a buffer
         if every:
             mf = None
             wm, p0, q00, count = w, g_w, g_w2, g_n
-            values = list(term.columns)
         else:
-            mf = m.astype(np.float64)
-            wm = w * mf
-            p0, q00, count = gsum(wm), gsum(w2 * mf), gsum(mf)
-            values = [np.where(m, col, 0.0) for col in term.columns]
+            mf = mask_f
+            np.copyto(mf, m)
+            wm = np.multiply(w, mf, out=weight_m)
+            p0, q00, count = gsum(wm), product_sum(w2, mf), gsum(mf)
+            off = ~m
+            values = value_bufs[: len(term.columns)]
+            for buf, col in zip(values, term.columns, strict=True):
+                np.copyto(buf, col)
+                np.putmask(buf, off, 0.0)
             w_off[:, j] = g_w - p0
             w2_off[:, j] = g_w2 - q00
         d0 = dsum(p0)
@@ -460,27 +477,35 @@ def _linear_elements(design: Design, terms: Sequence[_Term], domains: _Domains) 
             # Centre the variable on its domain's weighted mean (zero where the row does not
             # count), so that the sums of squares below lose no precision.
             with np.errstate(invalid="ignore", divide="ignore"):
-                shift = np.where(d0 > 0, dsum(gsum(wm * values[0])) / np.where(d0 > 0, d0, 1), 0)
-            values[0] = values[0] - shift[row_dom]
+                shift = np.where(
+                    d0 > 0, dsum(product_sum(wm, values[0])) / np.where(d0 > 0, d0, 1), 0
+                )
+            values[0] = np.subtract(
+                values[0], np.take(shift, row_dom, out=tmp), out=value_bufs[0]
+            )
             if mf is not None:
                 values[0] *= mf
         # w * v for every variable v = (m, a1 (, a2)); a1, a2 are already zero off the term.
-        weighted = [wm, *(wm * v for v in values)]
+        weighted = [wm]
+        weighted += [
+            np.multiply(wm, v, out=buf)
+            for v, buf in zip(values, weighted_bufs[: len(values)], strict=True)
+        ]
         k = len(weighted)
         p_sums[0, :, j] = p0
         q_sums[0, 0, :, j] = q00
         for a in range(1, k):
             p_sums[a, :, j] = gsum(weighted[a])
-            q_sums[0, a, :, j] = q_sums[a, 0, :, j] = gsum(w * weighted[a])
+            q_sums[0, a, :, j] = q_sums[a, 0, :, j] = product_sum(w, weighted[a])
             for b in range(a, k):
-                q_sums[a, b, :, j] = q_sums[b, a, :, j] = gsum(weighted[a] * weighted[b])
+                q_sums[a, b, :, j] = q_sums[b, a, :, j] = product_sum(weighted[a], weighted[b])
         counts[:, j] = count
         d = [d0, *(dsum(p_sums[a, :, j]) for a in range(1, k))]
         d_n = dsum(count)
-        moments = {"11": dsum(gsum(weighted[1] * values[0]))}
+        moments = {"11": dsum(product_sum(weighted[1], values[0]))}
         if k == 3:
-            moments["12"] = dsum(gsum(weighted[1] * values[1]))
-            moments["22"] = dsum(gsum(weighted[2] * values[1]))
+            moments["12"] = dsum(product_sum(weighted[1], values[1]))
+            moments["22"] = dsum(product_sum(weighted[2], values[1]))
         d2 = d[2] if k == 3 else None
         est, c0, c1, c2 = _coefficients(term, shift, d[0], d[1], d2)
         estimate[:, j] = est
@@ -492,9 +517,8 @@ def _linear_elements(design: Design, terms: Sequence[_Term], domains: _Domains) 
             if w0 is None:
                 sums = [p_sums[a, :, j] for a in range(k)]
             else:
-                base_m = w0 if mf is None else w0 * mf
-                sums = [required(w_base, "base weights") if mf is None else gsum(base_m)]
-                sums += [gsum(w0 * v) for v in values]
+                sums = [required(w_base, "base weights") if mf is None else product_sum(w0, mf)]
+                sums += [product_sum(w0, v) for v in values]
             b_val[:, j] = sum(c * t for c, t in zip(own, sums, strict=True))
         elif cal is not None:
             sums = [count, *(gsum(v) for v in values)]
@@ -505,10 +529,10 @@ def _linear_elements(design: Design, terms: Sequence[_Term], domains: _Domains) 
     if cal is not None:
         keep = np.flatnonzero(in_domain)
         column = (g_dom[keep] * n_terms)[:, None] + np.arange(n_terms)[None, :]
-        values = b_val if cal.kind == "greg" else u_val
+        residual = b_val if cal.kind == "greg" else u_val
         flat = (g_c[keep][:, None] * n_est + column).ravel()
         cell_sums = np.bincount(
-            flat, weights=values[keep].ravel(), minlength=n_cells * n_est
+            flat, weights=residual[keep].ravel(), minlength=n_cells * n_est
         ).reshape(n_cells, n_est)
         if cal.kind == "greg":
             gamma, _ = calibration_coefficients(design, b_cell=cell_sums)
