@@ -287,70 +287,11 @@ def relabel(key: np.ndarray, size: int) -> tuple[np.ndarray, np.ndarray]:
 
 
 def column_codes(data: pd.DataFrame, name: str, cache: dict) -> tuple[np.ndarray, pd.Index]:
-    """Sorted-category codes of a column (-1 for missing), computed once per design.
-
-    As ``pandas.factorize(sort=True)``; categorical columns and integer columns of a small
-    range are coded without hashing (see :func:`small_codes`).
-    """
+    """Sorted-category codes of a column (-1 for missing), computed once per design."""
     if name not in cache:
-        fast = small_codes(data[name])
-        if fast is None:
-            codes, uniques = pd.factorize(data[name], sort=True)
-            fast = (codes.astype(np.int64, copy=False), pd.Index(uniques))
-        cache[name] = fast
+        codes, uniques = pd.factorize(data[name], sort=True)
+        cache[name] = (codes.astype(np.int64, copy=False), pd.Index(uniques))
     return cache[name]
-
-
-def small_codes(series: pd.Series) -> tuple[np.ndarray, pd.Index] | None:
-    """``pandas.factorize(series, sort=True)`` without hashing, or None when not applicable.
-
-    A categorical column's codes are renumbered over the categories present (in category
-    order); an integer column (numpy or masked) whose values span a range not much larger
-    than its length is coded by a scatter over that range. The uniques keep the column's
-    dtype, as pandas gives them.
-    """
-    dtype = series.dtype
-    n = len(series)
-    if n == 0:
-        return None
-    if isinstance(dtype, pd.CategoricalDtype):
-        raw = series.cat.codes.to_numpy().astype(np.int64) + 1  # 0 = missing
-        present = np.bincount(raw, minlength=len(dtype.categories) + 1) > 0
-        present[0] = False
-        remap = np.cumsum(present, dtype=np.int64) - 1
-        remap[0] = -1
-        observed = np.flatnonzero(present[1:])
-        uniques = pd.CategoricalIndex(pd.Categorical.from_codes(observed, dtype=dtype))
-        return remap[raw], uniques
-    if pd.api.types.is_bool_dtype(dtype) or not pd.api.types.is_integer_dtype(dtype):
-        return None
-    array = series.array
-    if isinstance(array, pd.arrays.IntegerArray):
-        values = np.asarray(array._data)
-        mask = np.asarray(array._mask)
-    elif isinstance(dtype, np.dtype):
-        values = series.to_numpy()
-        mask = None
-    else:
-        return None
-    present_values = values if mask is None else values[~mask]
-    if present_values.size == 0:
-        return None
-    low, high = int(present_values.min()), int(present_values.max())
-    if high - low >= max(4 * n, 1 << 16):
-        return None
-    offset = values.astype(np.int64) - low
-    if mask is not None:
-        offset[mask] = 0
-    present = np.zeros(high - low + 1, dtype=bool)
-    present[present_values.astype(np.int64) - low] = True
-    remap = np.cumsum(present, dtype=np.int64) - 1
-    codes = remap[offset]
-    if mask is not None:
-        codes[mask] = -1
-    levels = (np.flatnonzero(present) + low).astype(values.dtype)
-    uniques = pd.Index(pd.array(levels, dtype=dtype)) if mask is not None else pd.Index(levels)
-    return codes, uniques
 
 
 def _build_structure(design: Design) -> _Structure:

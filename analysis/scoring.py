@@ -1084,7 +1084,11 @@ def score_responses(
             columns[name] = responses[name].array
 
     sums = {d.name: np.zeros(n) for d in questionnaire.dimensions}
-    skipped = {d.name: np.zeros(n, dtype=np.int32) for d in questionnaire.dimensions}
+    # items left out per row and dimension: int16 holds any questionnaire's item count
+    width = np.dtype(np.int16 if len(plan.items) < np.iinfo(np.int16).max else np.int32)
+    skipped: dict[str, NDArray[np.signedinteger]] = {
+        d.name: np.zeros(n, dtype=width) for d in questionnaire.dimensions
+    }
     planned = {d.name: 0 for d in questionnaire.dimensions}
     item_arrays: dict[str, Scores] = {}
     # Lookups reuse one index buffer; without item columns to keep, so do the scores.

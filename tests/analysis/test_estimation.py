@@ -800,30 +800,3 @@ def test_r_script_reproduces_the_committed_output(tmp_path: Path):
             obj=csv.name,
         )
 
-
-@settings(max_examples=60, deadline=None)
-@given(
-    values=st.lists(st.one_of(st.none(), st.integers(-3, 40)), min_size=1, max_size=30),
-    kind=st.sampled_from(["Int64", "Int8", "int64", "int32", "category"]),
-)
-def test_small_codes_are_pandas_sorted_factorize(values: list[int | None], kind: str) -> None:
-    """The hashing-free coding of categorical and small-range integer columns gives what
-    pandas.factorize(sort=True) gives (codes, and uniques of the column's dtype)."""
-    from analysis.design import small_codes
-
-    if kind in ("int64", "int32"):
-        series = pd.Series([0 if v is None else v for v in values], dtype=kind)
-    elif kind == "category":
-        labels = [None if v is None else f"c{v % 7}" for v in values]
-        order = [f"c{i}" for i in (6, 0, 3, 1, 5, 2, 4)]
-        series = pd.Series(pd.Categorical(labels, categories=order))
-    else:
-        series = pd.Series(pd.array([None if v is None else v % 100 for v in values], dtype=kind))
-    fast = small_codes(series)
-    codes, uniques = pd.factorize(series, sort=True)
-    if series.isna().all():
-        assert fast is None or (fast[0] == -1).all()
-        return
-    assert fast is not None
-    assert fast[0].tolist() == codes.tolist()
-    pd.testing.assert_index_equal(fast[1], pd.Index(uniques))
