@@ -440,10 +440,13 @@ def _build_structure(design: Design) -> _Structure:
         # Every row is its own PSU, so its (PSU, cell) group is the row: no relabelling.
         pc_code = psu
         pc_psu = np.arange(n_psu, dtype=np.int64)
-        pc_cell = np.empty(n_psu, dtype=np.int64)
-        pc_cell[psu] = cell
-        pc_weight: np.ndarray = np.empty(n_psu)
-        pc_weight[psu] = w
+        if design.strata is None:  # PSU i is row i
+            pc_cell, pc_weight = cell, w
+        else:
+            pc_cell = np.empty(n_psu, dtype=np.int64)
+            pc_cell[psu] = cell
+            pc_weight = np.empty(n_psu)
+            pc_weight[psu] = w
         psu_cell_weight = sparse.csr_matrix(
             (pc_weight, pc_cell, np.arange(n_psu + 1, dtype=np.int64)), shape=(n_psu, n_cells)
         )
@@ -622,9 +625,10 @@ def _combine_codes(columns: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
     """
     sizes = [int(c.max()) + 1 if c.size else 1 for c in columns]
     if math.prod(sizes) < 2**62:
-        key = np.zeros(len(columns[0]), dtype=np.int64)
-        for codes, size in zip(columns, sizes, strict=True):
-            key = key * size + codes
+        key = columns[0].astype(np.int64)  # a copy, built up in place
+        for codes, size in zip(columns[1:], sizes[1:], strict=True):
+            key *= size
+            key += codes
         code, uniques = relabel(key, math.prod(sizes))
         values = np.empty((len(uniques), len(columns)), dtype=np.int64)
         for j in range(len(columns) - 1, -1, -1):

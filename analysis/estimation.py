@@ -402,7 +402,11 @@ def _linear_elements(design: Design, terms: Sequence[_Term], domains: _Domains) 
     n_est = n_dom * n_terms
     n_strata = s.n_strata
     dom = domains.code
-    key = (s.stratum * n_cells + cell) * (n_dom + 1) + (dom + 1)
+    key = np.multiply(cell, n_dom + 1, dtype=np.int64)  # (stratum, cell, domain + 1)
+    key += dom
+    key += 1
+    if n_strata > 1:
+        key += s.stratum * (n_cells * (n_dom + 1))
     group, uniq = relabel(key, n_strata * n_cells * (n_dom + 1))
     n_groups = len(uniq)
     g_hc = uniq // (n_dom + 1)
