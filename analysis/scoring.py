@@ -180,6 +180,7 @@ class _Buffers:
 
     index: IntArray  # shifted codes of a table lookup
     scores: FloatArray | None  # an item's scores, when they are not kept as a column
+    numerators: NDArray[np.int8]  # an item's score numerators (see _Item.numerators)
     flags: BoolArray
     missing: BoolArray
 
@@ -188,6 +189,7 @@ class _Buffers:
         return cls(
             index=np.empty(n, dtype=np.int64),
             scores=None if keep_scores else np.empty(n),
+            numerators=np.empty(n, dtype=np.int8),
             flags=np.empty(n, dtype=bool),
             missing=np.empty(n, dtype=bool),
         )
@@ -282,6 +284,14 @@ class _Item:
     # choice questions: score and validity per code, indexed by code - offset
     offset: int = 0
     table: FloatArray | None = None
+    # choice questions whose scores are fractions with small whole numerators over one
+    # denominator (right/wrong: n/1; points: p/max; scale: position/(k - 1)): the numerator
+    # per code in the layout of ``table`` and per int8 code at ``code & 0xFF``, with -1 for
+    # "not a code" and -2 for "left out" (a scale's special answers). Dimension sums then
+    # add int8 numerators (exactly) instead of float scores.
+    denominator: int = 0
+    numerators: NDArray[np.int8] | None = None
+    byte_numerators: NDArray[np.int8] | None = None
     # multiple choice with correct: per option column, whether it must be chosen
     must_choose: tuple[bool, ...] = ()
     # number questions
@@ -355,7 +365,56 @@ def _item_rule(question: Question) -> _Item:
             values = {name: 1.0 - v for name, v in values.items()}
         special_value = math.nan
     offset, table = _code_table(question, values, special_value)
-    return _Item(question, score.dimension, kind, (question.name,), offset, table)
+    fractions = _integer_scores(question)
+    if fractions is None:
+        return _Item(question, score.dimension, kind, (question.name,), offset, table)
+    numerators, denominator = fractions
+    special_numerator = -2 if kind == "scale" else 0
+    _, small = _code_table(question, numerators, special_numerator)
+    byte = np.full(256, -1, dtype=np.int8)
+    codes = dict(question.option_codes(with_special=False))
+    for name, code in codes.items():
+        if -128 <= code <= 127:
+            byte[code & 0xFF] = numerators.get(name, 0)
+    for special in question.special:
+        byte[SPECIAL_CODES[special] & 0xFF] = special_numerator
+    return _Item(
+        question,
+        score.dimension,
+        kind,
+        (question.name,),
+        offset,
+        table,
+        denominator=denominator,
+        numerators=small.astype(np.int8),
+        byte_numerators=byte,
+    )
+
+
+def _integer_scores(question: Question) -> tuple[dict[str, float], int] | None:
+    """Each option's score as ``numerator / denominator`` with whole numerators 0 ... 127 over
+    one denominator, or None (scores that are not such fractions are added as floats)."""
+    score = question.score
+    names = question.choices.names if question.choices is not None else ()
+    if score is None or not names:
+        return None
+    if score.kind == "correct":
+        return {name: float(name in score.correct) for name in names}, 1
+    if score.kind == "points":
+        top = score.max_points
+        if not float(top).is_integer() or top <= 0:
+            return None
+        numerators = {name: float(p) for name, p in score.points}
+        if not all(v.is_integer() and 0 <= v <= 127 for v in numerators.values()):
+            return None
+        return numerators, int(top)
+    last = max(len(names) - 1, 1)
+    if last > 127:
+        return None
+    positions = {name: float(i) for i, name in enumerate(names)}
+    if score.reverse:
+        positions = {name: last - v for name, v in positions.items()}
+    return positions, last
 
 
 @lru_cache(maxsize=32)
@@ -596,6 +655,50 @@ def _score_item(
         missing = given_missing if reuse else given_missing.copy()
     np.putmask(out, missing, 0.0)
     return out, missing
+
+
+def _score_numerators(
+    frame: pd.DataFrame, item: _Item, problems: list[str], buffers: _Buffers
+) -> tuple[NDArray[np.int8], BoolArray] | None:
+    """A choice item's score numerators (0 where left out) and its left-out mask, both in
+    ``buffers`` or the column's own mask: valid until the next call, not to be written to.
+
+    int8 codes (a read with narrowed integers) index a 256-entry table directly
+    (``code & 0xFF``); wider codes go through :func:`_lookup`.
+    """
+    q = item.question
+    series = _column(frame, item.columns[0], f"answer to '{q.name}'", problems)
+    if series is None:
+        return None
+    codes_read = _integers(series, q.name, problems)
+    if codes_read is None:
+        return None
+    codes, given_missing = codes_read
+    numerators = _numerator_table(item.numerators, q.name)
+    out = buffers.numerators
+    if codes.dtype == np.int8 and item.byte_numerators is not None:
+        item.byte_numerators.take(codes.view(np.uint8), out=out)
+    else:
+        _lookup(codes, item.offset, numerators, out=out, index=buffers.index)
+    invalid = np.equal(out, -1, out=buffers.flags)
+    if invalid.any():
+        bad = invalid & ~given_missing
+        if bad.any():
+            problems.append(_bad_codes(q.name, codes, bad, q))
+            return None
+    if item.kind == "scale":
+        missing = np.equal(out, -2, out=buffers.missing)
+        missing |= given_missing
+    else:
+        missing = given_missing
+    np.putmask(out, missing, 0)
+    return out, missing
+
+
+def _numerator_table(value: NDArray[np.int8] | None, name: str) -> NDArray[np.int8]:
+    if value is None:  # pragma: no cover - only planned for items with numerators
+        raise ScoringError(f"question '{name}' has no numerator table")
+    return value
 
 
 _MULTI_TABLE = np.array([-3, -2, -1, 0, 1, -3], dtype=np.int8)  # codes -3 ... 2; -3 invalid
@@ -1053,8 +1156,10 @@ def score_responses(
 
     Notes
     -----
-    Each item is scored with one array lookup from its codes (``table[code - offset]``),
-    dimensions accumulate sums and counts, derived scores use
+    Each item is scored with one array lookup from its codes (``table[code - offset]``; for
+    int8 codes, ``table[code & 0xFF]``). Right/wrong, points and scale items, whose scores are
+    whole numerators over one denominator, add int8 numerators into integer sums, divided
+    once per dimension (so the sums are exact); dimensions accumulate sums and counts, derived scores use
     :meth:`questionnaires.expressions.Expression.evaluate_frame`, and demographics become
     categoricals through code tables, so the cost is a few passes over each answer column.
     """
@@ -1093,8 +1198,32 @@ def score_responses(
     item_arrays: dict[str, Scores] = {}
     # Lookups reuse one index buffer; without item columns to keep, so do the scores.
     buffers = _Buffers.of(n, keep_scores=item_scores)
+    # Items scored num / den add their int8 numerators into one integer sum per dimension
+    # and denominator (int16 while the largest possible sum fits).
+    bound: dict[tuple[str, int], int] = {}
+    for item in plan.items:
+        if item.numerators is not None:
+            key = (item.dimension, item.denominator)
+            bound[key] = bound.get(key, 0) + max(int(item.numerators.max()), 0)
+    numerator_sums: dict[tuple[str, int], NDArray[np.signedinteger]] = {
+        key: np.zeros(n, dtype=np.int16 if top < np.iinfo(np.int16).max else np.int32)
+        for key, top in bound.items()
+    }
     for item in plan.items:
         planned[item.dimension] += 1
+        if item.numerators is not None:
+            read = _score_numerators(responses, item, problems, buffers)
+            if read is None:
+                continue
+            numerators, left_out = read
+            numerator_sums[(item.dimension, item.denominator)] += numerators
+            skipped[item.dimension] += left_out
+            if item_scores:
+                item_arrays[item.question.name] = (
+                    np.divide(numerators, float(item.denominator)),
+                    left_out.copy(),
+                )
+            continue
         scores = _score_item(responses, item, problems, buffers)
         if scores is None:
             continue
@@ -1115,6 +1244,12 @@ def score_responses(
         columns[ITEM_PREFIX + name] = pd.arrays.FloatingArray(values, missing)
 
     derived_values = _evaluate_derived(responses, questionnaire, plan)
+
+    for (dimension, denominator), total in numerator_sums.items():
+        if denominator == 1:
+            sums[dimension] += total
+        else:
+            sums[dimension] += total / denominator
 
     index_sum = np.zeros(n)
     for d in questionnaire.dimensions:

@@ -825,6 +825,25 @@ def test_error_lists_every_problem(cfl: Questionnaire) -> None:
     )
 
 
+@pytest.mark.parametrize("dtype", ["Int8", "Int16", "Int64"])
+@pytest.mark.parametrize(
+    ("item", "code", "allowed"),
+    [("k_inflation", 7, "1, 2, 3, -1"), ("k_inflation", -100, "1, 2, 3, -1")],
+)
+def test_codes_that_are_no_option_are_named_at_every_width(
+    cfl: Questionnaire, dtype: str, item: str, code: int, allowed: str
+) -> None:
+    """Narrow (int8 table) and wide (shifted lookup) codes report the same problem."""
+    frame = stored(cfl, [{**CFL_PERSON, **best(cfl)}, {**CFL_PERSON, **best(cfl)}])
+    frame[item] = pd.array([code, None], dtype=dtype)
+    with pytest.raises(ScoringError) as info:
+        score_responses(frame, cfl, item_scores=False)
+    assert (
+        f"- column '{item}' has 1 code(s) that are not options of question '{item}' "
+        f"({code}); its codes are {allowed}." in str(info.value)
+    )
+
+
 def test_error_multiple_choice_values(cfl: Questionnaire) -> None:
     frame = stored(cfl, [{**CFL_PERSON, **best(cfl)}])
     frame["edu_exposure__month"] = pd.array([2], dtype="Int64")
