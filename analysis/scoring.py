@@ -286,12 +286,10 @@ class _Item:
     table: FloatArray | None = None
     # choice questions whose scores are fractions with small whole numerators over one
     # denominator (right/wrong: n/1; points: p/max; scale: position/(k - 1)): the numerator
-    # per code in the layout of ``table`` and per int8 code at ``code & 0xFF``, with -1 for
-    # "not a code" and -2 for "left out" (a scale's special answers). Dimension sums then
-    # add int8 numerators (exactly) instead of float scores.
+    # per code in the layout of ``table``, with -1 for "not a code" and -2 for "left out" (a
+    # scale's special answers). Dimension sums then add int8 numerators (exactly).
     denominator: int = 0
     numerators: NDArray[np.int8] | None = None
-    byte_numerators: NDArray[np.int8] | None = None
     # multiple choice with correct: per option column, whether it must be chosen
     must_choose: tuple[bool, ...] = ()
     # number questions
@@ -371,13 +369,6 @@ def _item_rule(question: Question) -> _Item:
     numerators, denominator = fractions
     special_numerator = -2 if kind == "scale" else 0
     _, small = _code_table(question, numerators, special_numerator)
-    byte = np.full(256, -1, dtype=np.int8)
-    codes = dict(question.option_codes(with_special=False))
-    for name, code in codes.items():
-        if -128 <= code <= 127:
-            byte[code & 0xFF] = numerators.get(name, 0)
-    for special in question.special:
-        byte[SPECIAL_CODES[special] & 0xFF] = special_numerator
     return _Item(
         question,
         score.dimension,
@@ -387,7 +378,6 @@ def _item_rule(question: Question) -> _Item:
         table,
         denominator=denominator,
         numerators=small.astype(np.int8),
-        byte_numerators=byte,
     )
 
 
@@ -551,6 +541,9 @@ def _numbers(
     return values.astype(np.float64), missing
 
 
+_INT8_CODES = np.arange(-128, 128, dtype=np.int64)
+
+
 def _lookup(
     codes: NDArray[np.integer],
     low: int,
@@ -563,10 +556,16 @@ def _lookup(
 
     ``table`` covers the codes ``low - 1 ... low + len(table) - 2``: its first and last slots
     are sentinels (value of "not a code") that also catch every code below or above, as
-    ``numpy.take(mode="clip")`` clamps the index. Codes of any integer width; the shift is
-    done in int64. ``out`` (the table's dtype) and ``index`` (int64), of the codes' length,
-    are buffers to reuse instead of allocating.
+    ``numpy.take(mode="clip")`` clamps the index. int8 codes (a read with narrowed integers)
+    index a 256-entry copy of the table at ``code & 0xFF`` directly; wider codes are shifted
+    in int64. ``out`` (the table's dtype) and ``index`` (int64), of the codes' length, are
+    buffers to reuse instead of allocating.
     """
+    if codes.dtype == np.int8:
+        byte = np.empty(256, dtype=table.dtype)
+        byte[_INT8_CODES & 0xFF] = table.take(_INT8_CODES - (low - 1), mode="clip")
+        found: NDArray[Any] = byte.take(codes.view(np.uint8), out=out)
+        return found
     shifted = np.subtract(codes, low - 1, out=index, dtype=np.int64)
     result: NDArray[Any] = table.take(shifted, mode="clip", out=out)
     return result
@@ -661,11 +660,7 @@ def _score_numerators(
     frame: pd.DataFrame, item: _Item, problems: list[str], buffers: _Buffers
 ) -> tuple[NDArray[np.int8], BoolArray] | None:
     """A choice item's score numerators (0 where left out) and its left-out mask, both in
-    ``buffers`` or the column's own mask: valid until the next call, not to be written to.
-
-    int8 codes (a read with narrowed integers) index a 256-entry table directly
-    (``code & 0xFF``); wider codes go through :func:`_lookup`.
-    """
+    ``buffers`` or the column's own mask: valid until the next call, not to be written to."""
     q = item.question
     series = _column(frame, item.columns[0], f"answer to '{q.name}'", problems)
     if series is None:
@@ -675,11 +670,7 @@ def _score_numerators(
         return None
     codes, given_missing = codes_read
     numerators = _numerator_table(item.numerators, q.name)
-    out = buffers.numerators
-    if codes.dtype == np.int8 and item.byte_numerators is not None:
-        item.byte_numerators.take(codes.view(np.uint8), out=out)
-    else:
-        _lookup(codes, item.offset, numerators, out=out, index=buffers.index)
+    out = _lookup(codes, item.offset, numerators, out=buffers.numerators, index=buffers.index)
     invalid = np.equal(out, -1, out=buffers.flags)
     if invalid.any():
         bad = invalid & ~given_missing
@@ -1159,9 +1150,10 @@ def score_responses(
     Each item is scored with one array lookup from its codes (``table[code - offset]``; for
     int8 codes, ``table[code & 0xFF]``). Right/wrong, points and scale items, whose scores are
     whole numerators over one denominator, add int8 numerators into integer sums, divided
-    once per dimension (so the sums are exact); dimensions accumulate sums and counts, derived scores use
-    :meth:`questionnaires.expressions.Expression.evaluate_frame`, and demographics become
-    categoricals through code tables, so the cost is a few passes over each answer column.
+    once per dimension (so the sums are exact); dimensions accumulate sums and counts,
+    derived scores use :meth:`questionnaires.expressions.Expression.evaluate_frame`, and
+    demographics become categoricals through code tables, so the cost is a few passes over
+    each answer column.
     """
     if not isinstance(responses, pd.DataFrame):
         raise ScoringError(
