@@ -557,15 +557,19 @@ def _lookup(
     ``table`` covers the codes ``low - 1 ... low + len(table) - 2``: its first and last slots
     are sentinels (value of "not a code") that also catch every code below or above, as
     ``numpy.take(mode="clip")`` clamps the index. int8 codes (a read with narrowed integers)
-    index a 256-entry copy of the table at ``code & 0xFF`` directly; wider codes are shifted
-    in int64. ``out`` (the table's dtype) and ``index`` (int64), of the codes' length, are
-    buffers to reuse instead of allocating.
+    index a 256-entry copy of the table at ``code & 0xFF`` directly (``pyarrow.compute.take``);
+    wider codes are shifted in int64. ``out`` (the table's dtype) and ``index`` (int64), of
+    the codes' length, are buffers to reuse instead of allocating.
     """
     if codes.dtype == np.int8:
+        # Arrow takes with uint8 indices as they are (numpy would first widen them to intp).
         byte = np.empty(256, dtype=table.dtype)
         byte[_INT8_CODES & 0xFF] = table.take(_INT8_CODES - (low - 1), mode="clip")
-        found: NDArray[Any] = byte.take(codes.view(np.uint8), out=out)
-        return found
+        taken = pc.take(pa.array(byte), pa.array(codes.view(np.uint8))).to_numpy()
+        if out is None:
+            out = np.empty(len(codes), dtype=table.dtype)
+        np.copyto(out, taken)
+        return out
     shifted = np.subtract(codes, low - 1, out=index, dtype=np.int64)
     result: NDArray[Any] = table.take(shifted, mode="clip", out=out)
     return result
