@@ -61,6 +61,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
+from xml.etree.ElementTree import ParseError
 
 from questionnaires.document import Location, Problems, RawList, RawMap
 from questionnaires.model import ChoiceList, Question, Questionnaire, Text
@@ -236,7 +237,7 @@ def _read_document(source: Any, problems: Problems) -> RawMap | None:
         source = io.BytesIO(source)
     try:
         book = load_workbook(source, read_only=True, data_only=True)
-    except (OSError, zipfile.BadZipFile, KeyError, ValueError, TypeError) as exc:
+    except (OSError, zipfile.BadZipFile, KeyError, ValueError, TypeError, ParseError) as exc:
         problems.error(
             Location(),
             "",
@@ -266,6 +267,15 @@ def _read_document(source: Any, problems: Problems) -> RawMap | None:
                 continue
             plain, texts = known[title]
             rows[title] = _read_sheet(title, ws.iter_rows(values_only=True), plain, texts, problems)
+    except (OSError, zipfile.BadZipFile, KeyError, ValueError, TypeError, ParseError) as exc:
+        # read-only workbooks parse each sheet's XML as it is read
+        problems.error(
+            Location(),
+            "",
+            f"a sheet of the workbook cannot be read ({exc}); save the file again from Excel "
+            "or LibreOffice as .xlsx",
+        )
+        return None
     finally:
         book.close()
     if problems.errors:

@@ -30,7 +30,7 @@ from typing import Any
 
 import pandas as pd
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from questionnaires import QuestionnaireError, load_questionnaire, parse_questionnaire
@@ -135,6 +135,8 @@ def test_loader_raises_only_questionnaire_error_on_any_text(pieces: list[str]) -
 
 @FUZZ
 @given(data=st.binary(max_size=2048), suffix=st.sampled_from([".yaml", ".yml", ".xlsx", ".txt"]))
+@example(data=b"Z", suffix=".xlsx")  # a manifest that is no XML at all (once a traceback)
+@example(data=b"Z\x01", suffix=".xlsx")
 def test_loader_raises_only_questionnaire_error_on_any_file(
     tmp_path: Path, data: bytes, suffix: str
 ) -> None:
@@ -151,6 +153,30 @@ def test_loader_raises_only_questionnaire_error_on_any_file(
         warnings.simplefilter("ignore", UserWarning)
         with contextlib.suppress(QuestionnaireError):
             load_questionnaire(path)
+
+
+def test_a_workbook_with_a_broken_sheet_is_a_questionnaire_error(tmp_path: Path) -> None:
+    """A real workbook whose sheet XML is garbage: read-only openpyxl parses sheets lazily,
+    so the error comes while reading rows, and is reported like any unreadable file."""
+    from openpyxl import Workbook
+
+    book = Workbook()
+    sheet = book.active
+    sheet.title = "survey"
+    sheet.append(["type", "name", "label::English (en)"])
+    for i in range(300):
+        sheet.append(["text", f"q{i}", f"Question {i}"])
+    good = tmp_path / "good.xlsx"
+    book.save(good)
+    broken = tmp_path / "broken.xlsx"
+    with zipfile.ZipFile(good) as src, zipfile.ZipFile(broken, "w") as dst:
+        for item in src.infolist():
+            data = src.read(item.filename)
+            if item.filename.startswith("xl/worksheets/sheet"):
+                data = data[: len(data) // 2]  # the sheet's XML cut off half way
+            dst.writestr(item, data)
+    with pytest.raises(QuestionnaireError, match="sheet of the workbook cannot be read"):
+        load_questionnaire(broken)
 
 
 def test_yaml_alias_bomb_and_code_tags_are_refused_quickly() -> None:
