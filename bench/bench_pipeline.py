@@ -423,7 +423,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, nargs="+", default=[100_000, 1_000_000])
     parser.add_argument("--smoke", action="store_true", help="20,000 rows, one repeat")
-    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--repeat", type=int, default=3, help="runs of ours (best taken)")
+    parser.add_argument("--peer-repeat", type=int, default=None,
+                        help="runs of svy (best taken); default: --repeat")
     parser.add_argument("--no-r", action="store_true")
     parser.add_argument("--r-max-rows", type=int, default=10**9,
                         help="skip R above this many rows")
@@ -452,7 +454,8 @@ def main(argv: list[str] | None = None) -> int:
         export_scored(store, scored)
         results = [run_python_worker("ours", store, repeat)]
         if not args.no_svy:
-            results.append(run_python_worker("svy", scored, repeat))
+            peer_repeat = repeat if args.peer_repeat is None or args.smoke else args.peer_repeat
+            results.append(run_python_worker("svy", scored, peer_repeat))
         if not args.no_r and n <= args.r_max_rows and shutil.which("Rscript"):
             results.append(worker_r(scored))
         for r in results:
