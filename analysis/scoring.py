@@ -604,6 +604,36 @@ Scores = tuple[FloatArray, BoolArray]
 """An item's scores with 0 where left out, and the left-out mask."""
 
 
+def _item_codes(
+    frame: pd.DataFrame, item: _Item, problems: list[str]
+) -> tuple[NDArray[np.integer], BoolArray] | None:
+    """A choice item's codes and missing mask (see :func:`_integers`); None and a problem if
+    its column is missing or not integer codes."""
+    q = item.question
+    series = _column(frame, item.columns[0], f"answer to '{q.name}'", problems)
+    if series is None:
+        return None
+    return _integers(series, q.name, problems)
+
+
+def _rejects_codes(
+    codes: NDArray[np.integer],
+    invalid: BoolArray,
+    given_missing: BoolArray,
+    question: Question,
+    problems: list[str],
+) -> bool:
+    """Whether a present code is no option of ``question`` (``invalid`` from the lookup's
+    "not a code" slots); if so, the problem is added."""
+    if not invalid.any():
+        return False
+    bad = invalid & ~given_missing
+    if not bad.any():
+        return False
+    problems.append(_bad_codes(question.name, codes, bad, question))
+    return True
+
+
 def _score_item(
     frame: pd.DataFrame, item: _Item, problems: list[str], buffers: _Buffers | None = None
 ) -> Scores | None:
@@ -646,11 +676,8 @@ def _score_item(
         codes, item.offset, item.table, out=buffers.scores if buffers else None, index=index
     )
     invalid = np.less(out, 0, out=buffers.flags if buffers else None)
-    if invalid.any():
-        bad = invalid & ~given_missing
-        if bad.any():
-            problems.append(_bad_codes(q.name, codes, bad, q))
-            return None
+    if _rejects_codes(codes, invalid, given_missing, q, problems):
+        return None
     if item.kind == "scale":
         missing = np.isnan(out, out=buffers.missing if reuse and buffers else None)
         missing |= given_missing
@@ -666,21 +693,15 @@ def _score_numerators(
     """A choice item's score numerators (0 where left out) and its left-out mask, both in
     ``buffers`` or the column's own mask: valid until the next call, not to be written to."""
     q = item.question
-    series = _column(frame, item.columns[0], f"answer to '{q.name}'", problems)
-    if series is None:
-        return None
-    codes_read = _integers(series, q.name, problems)
+    codes_read = _item_codes(frame, item, problems)
     if codes_read is None:
         return None
     codes, given_missing = codes_read
     numerators = _numerator_table(item.numerators, q.name)
     out = _lookup(codes, item.offset, numerators, out=buffers.numerators, index=buffers.index)
     invalid = np.equal(out, -1, out=buffers.flags)
-    if invalid.any():
-        bad = invalid & ~given_missing
-        if bad.any():
-            problems.append(_bad_codes(q.name, codes, bad, q))
-            return None
+    if _rejects_codes(codes, invalid, given_missing, q, problems):
+        return None
     if item.kind == "scale":
         missing = np.equal(out, -2, out=buffers.missing)
         missing |= given_missing
